@@ -1,0 +1,5 @@
+"""Allows ``python -m dfx``."""
+
+from dfx.cli.main import main
+
+main()

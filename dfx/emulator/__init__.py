@@ -1,0 +1,1 @@
+"""The emulator: what the Functions host, the Durable Functions extension and the Python worker do."""

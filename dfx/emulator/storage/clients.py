@@ -1,0 +1,84 @@
+"""Async Azure Storage clients for one account, and the translation of transport failures."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import aiohttp
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+from azure.data.tables.aio import TableServiceClient
+from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.queue.aio import QueueServiceClient
+
+from dfx.emulator.storage.connection import StorageAccount
+from dfx.emulator.storage.errors import StorageError, StorageUnavailableError
+
+# Fail fast when nothing listens (Azurite down) yet ride out a brief blip of a real account.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 3,
+    "retry_connect": 1,
+    "retry_read": 2,
+    "retry_backoff_factor": 0.2,
+    "retry_backoff_max": 2,
+    "connection_timeout": 3,
+    "read_timeout": 60,
+}
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class StorageClients:
+    """The table, queue and blob service clients of one account (async; close them when done)."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        conn = account.connection_string()
+        self.tables = TableServiceClient.from_connection_string(conn, **CLIENT_OPTIONS)
+        self.queues = QueueServiceClient.from_connection_string(conn, **CLIENT_OPTIONS)
+        self.blobs = BlobServiceClient.from_connection_string(conn, **CLIENT_OPTIONS)
+
+    async def close(self) -> None:
+        await self.tables.close()
+        await self.queues.close()
+        await self.blobs.close()
+
+    async def __aenter__(self) -> StorageClients:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def unavailable(account: StorageAccount, exc: BaseException) -> StorageUnavailableError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return StorageUnavailableError(f"Storage account {account.describe()} does not answer ({reason[:160]}).")
+
+
+def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn transport failures of an async storage method into typed errors.
+
+    The decorated method's ``self`` must have an ``account`` attribute (for the message).
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (
+            ServiceRequestError,
+            ServiceResponseError,
+            aiohttp.ClientConnectionError,
+            ConnectionError,
+        ) as exc:
+            raise unavailable(args[0].account, exc) from exc  # type: ignore[attr-defined]
+        except ClientAuthenticationError as exc:
+            raise StorageError(
+                f"Storage account {args[0].account.describe()} refused the credentials: "  # type: ignore[attr-defined]
+                f"{exc.message.splitlines()[0] if exc.message else exc}",
+                hint="Check AccountName and AccountKey in the connection string.",
+            ) from exc
+
+    return wrapper

@@ -1,0 +1,292 @@
+"""The ``{Hub}History`` table: checkpoints guarded by the sentinel row's ETag, and reading an execution."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
+
+from dfx.emulator.durable.encoding import from_table_entity, to_table_entity
+from dfx.emulator.durable.history import EventType, HistoryEvent, utcnow
+from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, needs_table_offload
+from dfx.emulator.storage.clients import StorageClients, storage_call
+from dfx.emulator.storage.errors import CheckpointConflictError
+from dfx.emulator.storage.keys import SENTINEL_ROW_KEY, escape_partition_key, history_row_key
+
+log = logging.getLogger(__name__)
+
+# String columns that are moved to blobs when too large (storage-layout §3.6).
+LARGE_COLUMNS = (
+    "Name",
+    "Input",
+    "Result",
+    "Output",
+    "Reason",
+    "Details",
+    "Correlation",
+    "FailureDetails",
+    "Tags",
+)
+MAX_EVENTS_PER_BATCH = 99  # plus the sentinel: an entity-group transaction holds at most 100 operations
+MAX_BATCH_BYTES = 3 * 1024 * 1024
+_ROW_OVERHEAD = 1024
+_DELETE_BATCH = 100
+_DELETE_PARALLELISM = 10
+
+
+@dataclass
+class HistoryRows:
+    """The rows of one execution as stored (inflated), in RowKey order, and the sentinel."""
+
+    instance_id: str
+    execution_id: str | None
+    rows: list[dict[str, Any]]
+    sentinel: dict[str, Any] | None
+
+    @property
+    def etag(self) -> str | None:
+        return self.sentinel.metadata["etag"] if self.sentinel is not None else None  # type: ignore[attr-defined]
+
+
+@dataclass
+class ExecutionHistory:
+    """The events of an instance's current (or requested) execution, and the sentinel's ETag."""
+
+    instance_id: str
+    execution_id: str | None
+    events: list[HistoryEvent]
+    etag: str | None
+
+    @property
+    def episode(self) -> int:
+        """The number of episodes so far: the count of OrchestratorStarted events."""
+        return sum(1 for e in self.events if e.event_type is EventType.OrchestratorStarted)
+
+
+@dataclass
+class AppendResult:
+    """What a checkpoint wrote: the sentinel's new ETag and the blobs large columns went to."""
+
+    etag: str
+    # (index into the appended events, column) -> blob name
+    offloaded: dict[tuple[int, str], str] = field(default_factory=dict)
+
+
+def _estimate_size(row: dict[str, Any]) -> int:
+    size = _ROW_OVERHEAD
+    for column in LARGE_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, str):
+            size += len(value) * 2
+    return size
+
+
+class HistoryTable:
+    """Read and append the history of instances in one task hub."""
+
+    def __init__(self, clients: StorageClients, table_name: str, blobs: LargeMessageStore) -> None:
+        self.account = clients.account
+        self.name = table_name
+        self.blobs = blobs
+        self._table = clients.tables.get_table_client(table_name)
+
+    @storage_call
+    async def create(self) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            await self._table.create_table()
+
+    @storage_call
+    async def delete(self) -> None:
+        await self._table.delete_table()
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    async def _offload(
+        self, instance_key: str, index: int, row: dict[str, Any], offloaded: dict[tuple[int, str], str]
+    ) -> None:
+        for column in LARGE_COLUMNS:
+            value = row.get(column)
+            if isinstance(value, str) and needs_table_offload(value):
+                blob = history_blob_name(instance_key, row["RowKey"], row["EventType"], column)
+                await self.blobs.upload(blob, value)
+                row[column] = ""
+                row[f"{column}BlobName"] = blob
+                offloaded[(index, column)] = blob
+
+    @storage_call
+    async def append(
+        self,
+        instance_id: str,
+        execution_id: str,
+        events: Sequence[HistoryEvent],
+        *,
+        start_index: int,
+        etag: str | None,
+    ) -> AppendResult:
+        """Append ``events`` at sequence ``start_index`` and move the sentinel, in the provider's batches.
+
+        ``etag`` is the sentinel ETag seen when the history was read (None if there was no sentinel).
+        Raises CheckpointConflictError when another writer moved the sentinel; that batch wrote nothing.
+        """
+        key = escape_partition_key(instance_id)
+        rows = [
+            to_table_entity(
+                e, instance_key=key, row_key=history_row_key(start_index + i), execution_id=execution_id
+            )
+            for i, e in enumerate(events)
+        ]
+        offloaded: dict[tuple[int, str], str] = {}
+        await asyncio.gather(*(self._offload(key, i, row, offloaded) for i, row in enumerate(rows)))
+
+        batches: list[list[dict[str, Any]]] = [[]]
+        size = 0
+        for row in rows:
+            row_size = _estimate_size(row)
+            if batches[-1] and (
+                len(batches[-1]) >= MAX_EVENTS_PER_BATCH or size + row_size > MAX_BATCH_BYTES
+            ):
+                batches.append([])
+                size = 0
+            batches[-1].append(row)
+            size += row_size
+
+        current = etag
+        for number, batch in enumerate(batches, start=1):
+            final = number == len(batches)
+            sentinel: dict[str, Any] = {
+                "PartitionKey": key,
+                "RowKey": SENTINEL_ROW_KEY,
+                "ExecutionId": execution_id,
+                "IsCheckpointComplete": final,
+            }
+            if final:
+                sentinel["CheckpointCompletedTimestamp"] = utcnow()
+            operations: list[Any] = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in batch]
+            if current is None:
+                operations.append(("create", sentinel))
+            else:
+                operations.append(
+                    (
+                        "update",
+                        sentinel,
+                        {
+                            "mode": UpdateMode.MERGE,
+                            "etag": current,
+                            "match_condition": MatchConditions.IfNotModified,
+                        },
+                    )
+                )
+            try:
+                results = await self._table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                if exc.status_code in (409, 412):
+                    raise CheckpointConflictError(
+                        f"History of instance {instance_id!r} was changed by another writer "
+                        f"(HTTP {exc.status_code}); this checkpoint was not written."
+                    ) from exc
+                raise
+            current = results[-1]["etag"]
+        assert current is not None
+        return AppendResult(etag=current, offloaded=offloaded)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    async def _inflate(self, row: dict[str, Any]) -> None:
+        for column in LARGE_COLUMNS:
+            blob = row.pop(f"{column}BlobName", None)
+            if blob:
+                row[column] = await self.blobs.download(blob)
+
+    @storage_call
+    async def read_rows(self, instance_id: str, execution_id: str | None = None) -> HistoryRows:
+        """The rows of the current execution (or of ``execution_id``), per storage-layout §3.7."""
+        key = escape_partition_key(instance_id)
+        if execution_id is None:
+            query = "PartitionKey eq @pk"
+            params: dict[str, Any] = {"pk": key}
+        else:
+            query = "PartitionKey eq @pk and (RowKey eq 'sentinel' or ExecutionId eq @eid)"
+            params = {"pk": key, "eid": execution_id}
+        try:
+            entities = [e async for e in self._table.query_entities(query, parameters=params)]
+        except ResourceNotFoundError:
+            entities = []
+        entities.sort(key=lambda e: e["RowKey"])
+        sentinel = next((e for e in reversed(entities) if e["RowKey"] == SENTINEL_ROW_KEY), None)
+        events = [e for e in entities if e["RowKey"] != SENTINEL_ROW_KEY]
+        current = sentinel.get("ExecutionId") if sentinel is not None else None
+        if execution_id is not None and current != execution_id:
+            return HistoryRows(instance_id, execution_id, [], sentinel)
+        if current is None and events:
+            current = events[0].get("ExecutionId")
+        kept: list[dict[str, Any]] = []
+        for row in events:
+            if row.get("ExecutionId") != current:
+                break
+            kept.append(dict(row))
+        await asyncio.gather(*(self._inflate(row) for row in kept))
+        return HistoryRows(instance_id, current, kept, sentinel)
+
+    async def read(self, instance_id: str, execution_id: str | None = None) -> ExecutionHistory:
+        """The typed events of the current execution (or of ``execution_id``) and the sentinel ETag."""
+        stored = await self.read_rows(instance_id, execution_id)
+        return ExecutionHistory(
+            instance_id=instance_id,
+            execution_id=stored.execution_id,
+            events=[from_table_entity(row) for row in stored.rows],
+            etag=stored.etag,
+        )
+
+    @storage_call
+    async def has_rows(self, instance_id: str) -> bool:
+        key = escape_partition_key(instance_id)
+        async for _ in self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": key}, select=["RowKey"]
+        ):
+            return True
+        return False
+
+    # -- deleting -----------------------------------------------------------------------------------
+
+    @storage_call
+    async def delete_instance(self, instance_id: str) -> int:
+        """Delete every history row of an instance (all executions and the sentinel); return the count."""
+        key = escape_partition_key(instance_id)
+        try:
+            keys = [
+                e["RowKey"]
+                async for e in self._table.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": key}, select=["PartitionKey", "RowKey"]
+                )
+            ]
+        except ResourceNotFoundError:
+            return 0
+        chunks = [keys[i : i + _DELETE_BATCH] for i in range(0, len(keys), _DELETE_BATCH)]
+        limit = asyncio.Semaphore(_DELETE_PARALLELISM)
+
+        async def delete_chunk(chunk: list[str]) -> None:
+            async with limit:
+                ops: list[Any] = [("delete", {"PartitionKey": key, "RowKey": rk}) for rk in chunk]
+                try:
+                    await self._table.submit_transaction(ops)
+                except TableTransactionError:
+                    for rk in chunk:  # fall back to single deletes (a row may be gone already)
+                        with contextlib.suppress(ResourceNotFoundError):
+                            await self._table.delete_entity(key, rk)
+
+        await asyncio.gather(*(delete_chunk(c) for c in chunks))
+        return len(keys)
+
+
+def row_timestamp(row: dict[str, Any]) -> datetime | None:
+    """The event time (``_Timestamp``) of a history row."""
+    value = row.get("_Timestamp")
+    return value if isinstance(value, datetime) else None

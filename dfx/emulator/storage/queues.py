@@ -1,0 +1,266 @@
+"""The control queues and the work-item queue of a task hub: send, receive, renew, abandon, delete, peek."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.queue.aio import QueueClient
+
+from dfx.emulator.storage.blobs import QUEUE_MESSAGE_LIMIT, LargeMessageStore, message_blob_name
+from dfx.emulator.storage.clients import StorageClients, storage_call
+from dfx.emulator.storage.errors import PayloadLimitError
+from dfx.emulator.storage.messages import (
+    MessageData,
+    MessageFormatError,
+    ReceivedMessage,
+    blob_reference,
+    decode_body,
+)
+from dfx.emulator.storage.names import TaskHubNames
+
+log = logging.getLogger(__name__)
+
+MAX_DELAY_SECONDS = 7 * 24 * 3600  # Azure Queue's limit for a message's initial invisibility
+MAX_BATCH = 32
+DEFAULT_VISIBILITY = 300  # seconds: ControlQueueVisibilityTimeout / WorkItemQueueVisibilityTimeout
+MAX_ABANDON_DELAY = 600
+
+
+def abandon_delay(dequeue_count: int) -> int:
+    """Back-off of an abandoned message: min(2^DequeueCount, 600) seconds (storage-layout §5.7)."""
+    if dequeue_count > 30:
+        return MAX_ABANDON_DELAY
+    return min(2**dequeue_count, MAX_ABANDON_DELAY)
+
+
+def delay_seconds(delay: float | timedelta | None) -> int:
+    """A message's initial invisibility in whole seconds (rounded up so timers never fire early)."""
+    if delay is None:
+        return 0
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    if seconds <= 0:
+        return 0
+    whole = math.ceil(seconds)
+    if whole > MAX_DELAY_SECONDS:
+        raise PayloadLimitError(
+            f"A queue message cannot be delayed by {whole} s: Azure Storage allows at most 7 days "
+            f"({MAX_DELAY_SECONDS} s). Split longer timers into pieces of 6 days or less."
+        )
+    return whole
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """How many messages a queue holds (approximate, as the service reports it)."""
+
+    name: str
+    count: int
+
+
+class HubQueues:
+    """Message traffic of one task hub; offloads large messages to blobs and inflates them on receive."""
+
+    def __init__(self, clients: StorageClients, names: TaskHubNames, blobs: LargeMessageStore) -> None:
+        self.account = clients.account
+        self.names = names
+        self.blobs = blobs
+        self._service = clients.queues
+        self._clients: dict[str, QueueClient] = {}
+        self._sequence = itertools.count(1)
+
+    def _queue(self, name: str) -> QueueClient:
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self._service.get_queue_client(name)
+        return client
+
+    def next_sequence_number(self) -> int:
+        """The process-wide tie-breaker written into each envelope's SequenceNumber."""
+        return next(self._sequence)
+
+    @storage_call
+    async def create(self, name: str) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            await self._queue(name).create_queue()
+
+    @storage_call
+    async def delete_queue(self, name: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            await self._queue(name).delete_queue()
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    async def _body_for(self, message: MessageData) -> str:
+        body = message.encode()
+        if len(body) <= QUEUE_MESSAGE_LIMIT or len(body.encode("utf-8")) <= QUEUE_MESSAGE_LIMIT:
+            return body
+        blob = message_blob_name(
+            message.target.instance_id, message.activity_id.replace("-", ""), message.event.event_type.name
+        )
+        await self.blobs.upload(blob, body)
+        return blob_reference(blob)
+
+    @storage_call
+    async def send(
+        self, queue_name: str, message: MessageData, delay: float | timedelta | None = None
+    ) -> None:
+        """Put ``message`` on ``queue_name`` (TTL never, optional delay <= 7 days)."""
+        visibility = delay_seconds(delay)
+        if not message.sequence_number:
+            message.sequence_number = self.next_sequence_number()
+        body = await self._body_for(message)
+        queue = self._queue(queue_name)
+        kwargs: dict[str, Any] = {"time_to_live": -1}
+        if visibility:
+            kwargs["visibility_timeout"] = visibility
+        try:
+            await queue.send_message(body, **kwargs)
+        except ResourceNotFoundError:
+            await self.create(queue_name)  # created lazily, as the provider does
+            await queue.send_message(body, **kwargs)
+
+    async def send_to_instance(self, message: MessageData, delay: float | timedelta | None = None) -> str:
+        """Send to the control queue of the message's target instance; return the queue's name."""
+        queue_name = self.names.control_queue_for(message.target.instance_id)
+        await self.send(queue_name, message, delay)
+        return queue_name
+
+    async def send_work_item(self, message: MessageData) -> None:
+        await self.send(self.names.work_item_queue, message)
+
+    # -- receiving ----------------------------------------------------------------------------------
+
+    async def _decode(self, text: str) -> MessageData:
+        data = decode_body(text)
+        blob = data.get("CompressedBlobName")
+        if blob and not data.get("TaskMessage"):
+            data = decode_body(await self.blobs.download(blob))
+        return MessageData.from_json(data)
+
+    @storage_call
+    async def receive(
+        self, queue_name: str, max_messages: int = MAX_BATCH, visibility_timeout: int = DEFAULT_VISIBILITY
+    ) -> list[ReceivedMessage]:
+        """Take up to ``max_messages`` (<= 32) visible messages, hiding them for ``visibility_timeout`` s.
+
+        A message whose body cannot be read is abandoned with back-off and left out, as the provider does.
+        """
+        count = max(1, min(max_messages, MAX_BATCH))
+        queue = self._queue(queue_name)
+        try:
+            raw = [
+                m
+                async for m in queue.receive_messages(
+                    messages_per_page=count, max_messages=count, visibility_timeout=visibility_timeout
+                )
+            ]
+        except ResourceNotFoundError:
+            return []
+        received: list[ReceivedMessage] = []
+        for m in raw:
+            try:
+                data = await self._decode(m.content)
+            except (MessageFormatError, KeyError, ValueError, ResourceNotFoundError) as exc:
+                log.warning("abandoning unreadable message %s on %s: %s", m.id, queue_name, exc)
+                await self._update(queue_name, m.id, m.pop_receipt or "", abandon_delay(m.dequeue_count or 1))
+                continue
+            received.append(
+                ReceivedMessage(
+                    data=data,
+                    queue_name=queue_name,
+                    message_id=m.id,
+                    pop_receipt=m.pop_receipt or "",
+                    dequeue_count=m.dequeue_count or 1,
+                    inserted_on=m.inserted_on,
+                    next_visible_on=m.next_visible_on,
+                )
+            )
+        return received
+
+    async def _update(
+        self, queue_name: str, message_id: str, pop_receipt: str, visibility: int
+    ) -> str | None:
+        try:
+            updated = await self._queue(queue_name).update_message(
+                message_id, pop_receipt=pop_receipt, visibility_timeout=visibility
+            )
+        except ResourceNotFoundError:
+            log.debug("message %s on %s is gone", message_id, queue_name)
+            return None
+        return updated.pop_receipt
+
+    @storage_call
+    async def renew(self, message: ReceivedMessage, visibility_timeout: int = DEFAULT_VISIBILITY) -> None:
+        """Keep a message hidden while its work runs."""
+        receipt = await self._update(
+            message.queue_name, message.message_id, message.pop_receipt, visibility_timeout
+        )
+        if receipt:
+            message.pop_receipt = receipt
+
+    @storage_call
+    async def abandon(self, message: ReceivedMessage, delay: int | None = None) -> None:
+        """Make a message visible again after the provider's back-off (or ``delay`` seconds)."""
+        seconds = abandon_delay(message.dequeue_count) if delay is None else delay
+        receipt = await self._update(message.queue_name, message.message_id, message.pop_receipt, seconds)
+        if receipt:
+            message.pop_receipt = receipt
+
+    @storage_call
+    async def delete(self, message: ReceivedMessage) -> None:
+        """Delete a processed message; one that is already gone is ignored."""
+        try:
+            await self._queue(message.queue_name).delete_message(message.message_id, message.pop_receipt)
+        except ResourceNotFoundError:
+            log.debug("message %s on %s was already gone", message.message_id, message.queue_name)
+        except HttpResponseError as exc:
+            if exc.status_code not in (400, 404):
+                raise
+            log.debug("message %s on %s: stale pop receipt", message.message_id, message.queue_name)
+
+    # -- looking without touching -------------------------------------------------------------------
+
+    @storage_call
+    async def peek(
+        self, queue_name: str, max_messages: int = MAX_BATCH
+    ) -> list[tuple[Any, MessageData | None]]:
+        """Up to 32 messages at the head of a queue without changing visibility or dequeue counts."""
+        try:
+            peeked = await self._queue(queue_name).peek_messages(max_messages=min(max_messages, MAX_BATCH))
+        except ResourceNotFoundError:
+            return []
+        out: list[tuple[Any, MessageData | None]] = []
+        for m in peeked:
+            try:
+                out.append((m, await self._decode(m.content)))
+            except (MessageFormatError, KeyError, ValueError, ResourceNotFoundError):
+                out.append((m, None))
+        return out
+
+    @storage_call
+    async def depth(self, queue_name: str) -> QueueDepth:
+        try:
+            props = await self._queue(queue_name).get_queue_properties()
+        except ResourceNotFoundError:
+            return QueueDepth(queue_name, 0)
+        return QueueDepth(queue_name, int(props.approximate_message_count or 0))
+
+    @property
+    def all_queue_names(self) -> list[str]:
+        return [*self.names.control_queues, self.names.work_item_queue]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+def message_age(inserted_on: datetime | None, now: datetime) -> timedelta | None:
+    return now - inserted_on if inserted_on is not None else None

@@ -1,0 +1,212 @@
+"""A task hub in one storage account: its tables, queues and containers, created, deleted and purged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from dfx.emulator.durable.history import TERMINAL_STATUSES, OrchestrationStatus
+from dfx.emulator.storage.blobs import LargeMessageStore
+from dfx.emulator.storage.clients import StorageClients, storage_call
+from dfx.emulator.storage.connection import StorageAccount
+from dfx.emulator.storage.errors import TaskHubNotFoundError
+from dfx.emulator.storage.history_table import HistoryTable
+from dfx.emulator.storage.instances_table import InstanceQuery, InstancesTable
+from dfx.emulator.storage.keys import escape_partition_key
+from dfx.emulator.storage.names import DEFAULT_PARTITION_COUNT, TaskHubNames
+from dfx.emulator.storage.partitions import PartitionsTable
+from dfx.emulator.storage.queues import HubQueues
+
+log = logging.getLogger(__name__)
+
+PURGE_PARALLELISM = 8
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """How many instances a purge removed."""
+
+    instances_deleted: int
+
+
+class TaskHub:
+    """Everything dfx stores for one task hub, in the Azure Storage provider's layout.
+
+    Use as ``async with TaskHub(account, "MyHub") as hub:``; nothing touches storage until a method is
+    awaited, and the hub name and partition count are validated before anything is written.
+    """
+
+    def __init__(
+        self,
+        account: StorageAccount,
+        hub_name: str,
+        partition_count: int = DEFAULT_PARTITION_COUNT,
+        *,
+        clients: StorageClients | None = None,
+    ) -> None:
+        self.names = TaskHubNames(hub_name, partition_count)
+        self.account = account
+        self._owns_clients = clients is None
+        self.clients = clients or StorageClients(account)
+        self.blobs = LargeMessageStore(self.clients, self.names.large_messages_container)
+        self.history = HistoryTable(self.clients, self.names.history_table, self.blobs)
+        self.instances = InstancesTable(self.clients, self.names.instances_table, self.names.hub, self.blobs)
+        self.partitions = PartitionsTable(self.clients, self.names.partitions_table)
+        self.queues = HubQueues(self.clients, self.names, self.blobs)
+
+    @property
+    def name(self) -> str:
+        return self.names.hub
+
+    async def close(self) -> None:
+        await self.queues.close()
+        if self._owns_clients:
+            await self.clients.close()
+
+    async def __aenter__(self) -> TaskHub:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    @storage_call
+    async def _create_app_lease(self) -> None:
+        container = self.clients.blobs.get_container_client(self.names.app_lease_container)
+        with contextlib.suppress(ResourceExistsError):
+            await container.create_container()
+        with contextlib.suppress(ResourceExistsError):
+            await container.upload_blob(self.names.app_lease_info_blob, b"{}", overwrite=False)
+
+    async def create(self) -> None:
+        """Create every resource if missing, in the provider's order (storage-layout §1); idempotent."""
+        await self._create_app_lease()
+        await self.partitions.create([])
+        await asyncio.gather(
+            self.history.create(),
+            self.instances.create(),
+            self.queues.create(self.names.work_item_queue),
+            *(self.queues.create(q) for q in self.names.control_queues),
+            self.partitions.create(self.names.control_queues),
+        )
+
+    @storage_call
+    async def exists(self) -> bool:
+        """True when the hub's History and Instances tables exist."""
+        wanted = {self.names.history_table.lower(), self.names.instances_table.lower()}
+        found = {t.name.lower() async for t in self.clients.tables.list_tables()}
+        return wanted <= found
+
+    async def require(self) -> None:
+        """Raise TaskHubNotFoundError unless the hub exists."""
+        if not await self.exists():
+            raise TaskHubNotFoundError(
+                f"Task hub {self.name!r} does not exist in storage account {self.account.describe()}."
+            )
+
+    @storage_call
+    async def _delete_container(self, name: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            await self.clients.blobs.get_container_client(name).delete_container()
+
+    async def delete(self) -> None:
+        """Delete every table, queue and container of the hub (storage-layout §1, "Delete hub")."""
+
+        async def drop(table: HistoryTable | InstancesTable | PartitionsTable) -> None:
+            with contextlib.suppress(ResourceNotFoundError):
+                await table.delete()
+
+        await asyncio.gather(
+            *(self.queues.delete_queue(q) for q in self.queues.all_queue_names),
+            drop(self.history),
+            drop(self.instances),
+            drop(self.partitions),
+            self._delete_container(self.names.app_lease_container),
+            self._delete_container(self.names.large_messages_container),
+        )
+
+    # -- purge --------------------------------------------------------------------------------------
+
+    async def purge_instance(self, instance_id: str) -> bool:
+        """Delete an instance's history rows, blobs and Instances row; False if it does not exist.
+
+        Blobs are deleted by the ``{id}/`` prefix (raw and escaped id), not the bare id the provider
+        uses, which would also delete blobs of other instances whose ids merely start the same way.
+        Queue messages are left alone, as the provider does.
+        """
+        record = await self.instances.get(instance_id, fetch_large=False)
+        if record is None:
+            return False
+        await self.history.delete_instance(instance_id)
+        prefixes = {f"{instance_id}/", f"{escape_partition_key(instance_id)}/"}
+        for prefix in prefixes:
+            await self.blobs.delete_prefix(prefix)
+        await self.instances.delete_row(instance_id)
+        return True
+
+    async def purge_instances(
+        self,
+        *,
+        created_from: datetime,
+        created_to: datetime | None = None,
+        statuses: Iterable[OrchestrationStatus] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PurgeResult:
+        """Purge every instance created in a time range, optionally only those in terminal ``statuses``.
+
+        As in the provider only Completed/Failed/Terminated/Canceled are honoured; unlike the provider, a
+        status list with none of them purges nothing instead of falling back to "every status".
+        """
+        wanted: frozenset[OrchestrationStatus] = frozenset()
+        if statuses is not None:
+            requested = set(statuses)
+            wanted = frozenset(requested & TERMINAL_STATUSES)
+            if requested and not wanted:
+                return PurgeResult(0)
+        query = InstanceQuery(
+            statuses=wanted,
+            created_from=created_from,
+            created_to=created_to,
+            fetch_input=False,
+            page_size=1000,
+        )
+        records = await self.instances.query_all(query)
+        limit = asyncio.Semaphore(PURGE_PARALLELISM)
+        done = 0
+
+        async def purge(instance_id: str) -> bool:
+            nonlocal done
+            async with limit:
+                removed = await self.purge_instance(instance_id)
+            done += 1
+            if progress is not None:
+                progress(done, len(records))
+            return removed
+
+        results = await asyncio.gather(*(purge(r.instance_id) for r in records))
+        return PurgeResult(sum(1 for r in results if r))
+
+
+async def list_task_hubs(account: StorageAccount) -> list[str]:
+    """Hub names in an account: tables named ``*History`` that have a matching ``*Instances`` table."""
+    async with StorageClients(account) as clients:
+        return await _list_hubs(clients)
+
+
+@storage_call
+async def _list_hubs(clients: StorageClients) -> list[str]:
+    names = [t.name async for t in clients.tables.list_tables()]
+    lowered = {n.lower() for n in names}
+    hubs = [
+        name[: -len("History")]
+        for name in names
+        if name.endswith("History") and f"{name[: -len('History')]}Instances".lower() in lowered
+    ]
+    return sorted(hubs, key=str.lower)
