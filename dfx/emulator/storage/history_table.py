@@ -16,6 +16,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 
 from dfx.emulator.durable.encoding import from_table_entity, to_table_entity
 from dfx.emulator.durable.history import EventType, HistoryEvent, utcnow
+from dfx.emulator.storage import odata
 from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, needs_table_offload
 from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.errors import CheckpointConflictError
@@ -209,14 +210,11 @@ class HistoryTable:
     async def read_rows(self, instance_id: str, execution_id: str | None = None) -> HistoryRows:
         """The rows of the current execution (or of ``execution_id``), per storage-layout §3.7."""
         key = escape_partition_key(instance_id)
-        if execution_id is None:
-            query = "PartitionKey eq @pk"
-            params: dict[str, Any] = {"pk": key}
-        else:
-            query = "PartitionKey eq @pk and (RowKey eq 'sentinel' or ExecutionId eq @eid)"
-            params = {"pk": key, "eid": execution_id}
+        query = odata.eq("PartitionKey", key)
+        if execution_id is not None:
+            query += f" and (RowKey eq 'sentinel' or {odata.eq('ExecutionId', execution_id)})"
         try:
-            entities = [e async for e in self._table.query_entities(query, parameters=params)]
+            entities = [e async for e in self._table.query_entities(query)]
         except ResourceNotFoundError:
             entities = []
         entities.sort(key=lambda e: e["RowKey"])
@@ -248,9 +246,7 @@ class HistoryTable:
     @storage_call
     async def has_rows(self, instance_id: str) -> bool:
         key = escape_partition_key(instance_id)
-        async for _ in self._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": key}, select=["RowKey"]
-        ):
+        async for _ in self._table.query_entities(odata.eq("PartitionKey", key), select=["RowKey"]):
             return True
         return False
 
@@ -264,7 +260,7 @@ class HistoryTable:
             keys = [
                 e["RowKey"]
                 async for e in self._table.query_entities(
-                    "PartitionKey eq @pk", parameters={"pk": key}, select=["PartitionKey", "RowKey"]
+                    odata.eq("PartitionKey", key), select=["PartitionKey", "RowKey"]
                 )
             ]
         except ResourceNotFoundError:

@@ -25,6 +25,7 @@ from dfx.emulator.durable.history import (
     OrchestrationStatus,
     utcnow,
 )
+from dfx.emulator.storage import odata
 from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, needs_table_offload
 from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.keys import escape_partition_key, unescape_partition_key
@@ -96,35 +97,27 @@ class InstanceQuery:
     page_size: int = DEFAULT_PAGE_SIZE
     fetch_input: bool = True
 
-    def filter(self) -> tuple[str, dict[str, Any]]:
-        """The OData filter and its parameters: each condition in parentheses, joined with ``and``."""
-        parts = ["RowKey eq ''"]
-        params: dict[str, Any] = {}
+    def filter(self) -> str:
+        """The OData filter: each condition in parentheses, joined with ``and`` (storage-layout §4.4)."""
+        parts = ["(RowKey eq '')"]
         if self.created_from is not None:
-            parts.append("(CreatedTime ge @createdFrom)")
-            params["createdFrom"] = to_utc(self.created_from)
+            parts.append(f"(CreatedTime ge {odata.date_time(self.created_from)})")
         if self.created_to is not None:
-            parts.append("(CreatedTime le @createdTo)")
-            params["createdTo"] = to_utc(self.created_to)
+            parts.append(f"(CreatedTime le {odata.date_time(self.created_to)})")
         if self.statuses:
             names = sorted(s.name for s in self.statuses)
-            parts.append("(" + " or ".join(f"RuntimeStatus eq '{n}'" for n in names) + ")")
+            parts.append("(" + " or ".join(odata.eq("RuntimeStatus", n) for n in names) + ")")
         if self.task_hub_names:
-            ors = []
-            for i, hub in enumerate(self.task_hub_names):
-                params[f"hub{i}"] = hub
-                ors.append(f"TaskHubName eq @hub{i}")
-            parts.append("(" + " or ".join(ors) + ")")
+            parts.append("(" + " or ".join(odata.eq("TaskHubName", h) for h in self.task_hub_names) + ")")
         if self.instance_id_prefix:
             start = escape_partition_key(self.instance_id_prefix)
-            params["prefixFrom"] = start
-            params["prefixTo"] = start[:-1] + chr(ord(start[-1]) + 1)
-            parts.append("(PartitionKey ge @prefixFrom and PartitionKey lt @prefixTo)")
+            end = start[:-1] + chr(ord(start[-1]) + 1)
+            parts.append(f"(PartitionKey ge {odata.string(start)} and PartitionKey lt {odata.string(end)})")
         if self.exclude_entities:
             parts.append("(PartitionKey lt '@' or PartitionKey ge 'A')")
         if self.only_entities:
             parts.append("(PartitionKey ge '@' and PartitionKey lt 'A')")
-        return " and ".join(parts), params
+        return " and ".join(parts)
 
 
 @dataclass
@@ -274,7 +267,6 @@ class InstancesTable:
     @storage_call
     async def query(self, query: InstanceQuery, continuation_token: str | None = None) -> InstancePage:
         """One page of instances matching ``query``; pass the returned token to continue."""
-        text, params = query.filter()
         select = None
         if not query.fetch_input:
             select = [
@@ -283,7 +275,7 @@ class InstancesTable:
                 "Generation", "Tags",
             ]  # fmt: skip
         pages = self._table.query_entities(
-            text, parameters=params, results_per_page=query.page_size, select=select
+            query.filter(), results_per_page=query.page_size, select=select
         ).by_page(continuation_token=_continuation_from_text(continuation_token))  # type: ignore[arg-type]
         try:
             page = await pages.__anext__()
