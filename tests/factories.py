@@ -66,9 +66,7 @@ def sample_events() -> list[HistoryEvent]:
             timestamp=T0,
         ),
         ExecutionTerminatedEvent(input="stop it", is_played=True, timestamp=T0),
-        TaskScheduledEvent(
-            event_id=0, name="hello", version="", input='"Tokyo"', tags={"a": "b"}, timestamp=T0
-        ),
+        TaskScheduledEvent(event_id=0, name="hello", version="", input='"Tokyo"', tags={"a": "b"}, timestamp=T0),
         TaskCompletedEvent(task_scheduled_id=0, result='"Hello Tokyo"', is_played=True, timestamp=T0),
         TaskFailedEvent(
             task_scheduled_id=1, reason="Activity failed", details="{}", failure_details=FAILURE, timestamp=T0

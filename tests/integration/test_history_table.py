@@ -30,9 +30,7 @@ EID = "4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c"
 
 async def raw_rows(hub: TaskHub, instance_id: str) -> list[dict]:
     """The partition exactly as stored, read with a plain SDK client (no dfx decoding)."""
-    async with TableClient.from_connection_string(
-        hub.account.connection_string(), hub.names.history_table
-    ) as table:
+    async with TableClient.from_connection_string(hub.account.connection_string(), hub.names.history_table) as table:
         key = escape_partition_key(instance_id)
         rows = [e async for e in table.query_entities("PartitionKey eq @pk", parameters={"pk": key})]
     return sorted(rows, key=lambda r: r["RowKey"])
@@ -70,13 +68,13 @@ def second_episode(t1: datetime) -> list:
 
 # Edm types as the Python SDK hands them back: str -> Edm.String, bool -> Edm.Boolean,
 # int -> Edm.Int32 (an Int64 would come back as an EntityProperty), datetime -> Edm.DateTime.
-S, B, I, D = str, bool, int, datetime
+S, B, INT, D = str, bool, int, datetime
 COMMON = {
     "PartitionKey": S,
     "RowKey": S,
     "ExecutionId": S,
     "EventType": S,
-    "EventId": I,
+    "EventId": INT,
     "IsPlayed": B,
     "_Timestamp": D,
 }
@@ -95,7 +93,7 @@ EXPECTED = [
             "Input": (S, '"Tokyo"'),
             "Tags": (S, "null"),
             "ParentTraceContext": (S, "null"),
-            "Generation": (I, 0),
+            "Generation": (INT, 0),
             "GenerateNewTrace": (B, False),
         },
     ),
@@ -113,7 +111,7 @@ EXPECTED = [
         "TaskCompleted",
         -1,
         True,
-        {"TaskScheduledId": (I, 0), "Result": (S, '"Hello Tokyo!"')},
+        {"TaskScheduledId": (INT, 0), "Result": (S, '"Hello Tokyo!"')},
     ),
     (
         "0000000000000006",
@@ -133,9 +131,7 @@ EXPECTED = [
 async def test_the_one_activity_example_is_stored_exactly_as_the_provider_stores_it(hub: TaskHub):
     instance_id = "hello-3.11"
     t0 = utcnow()
-    first = await hub.history.append(
-        instance_id, EID, first_episode(instance_id, t0), start_index=0, etag=None
-    )
+    first = await hub.history.append(instance_id, EID, first_episode(instance_id, t0), start_index=0, etag=None)
     second = await hub.history.append(
         instance_id, EID, second_episode(t0 + timedelta(seconds=1)), start_index=4, etag=first.etag
     )
@@ -196,9 +192,7 @@ async def test_a_stale_etag_raises_the_conflict_error_and_writes_nothing(hub: Ta
     with pytest.raises(CheckpointConflictError, match="another writer"):
         await hub.history.append("c1", EID, second_episode(t0)[:1] * 3, start_index=8, etag=first.etag)
     after = await raw_rows(hub, "c1")
-    assert [(r["RowKey"], r.metadata["etag"]) for r in after] == [
-        (r["RowKey"], r.metadata["etag"]) for r in before
-    ]
+    assert [(r["RowKey"], r.metadata["etag"]) for r in after] == [(r["RowKey"], r.metadata["etag"]) for r in before]
 
 
 async def test_a_second_first_checkpoint_conflicts_on_the_sentinel_insert(hub: TaskHub):
@@ -228,9 +222,7 @@ async def test_reading_stops_at_the_first_row_of_an_older_execution(hub: TaskHub
     first = await hub.history.append("can", "old", old, start_index=0, etag=None)
     new = [
         OrchestratorStartedEvent(timestamp=t0),
-        ExecutionStartedEvent(
-            orchestration_instance=OrchestrationInstance("can", "new"), name="Hello", timestamp=t0
-        ),
+        ExecutionStartedEvent(orchestration_instance=OrchestrationInstance("can", "new"), name="Hello", timestamp=t0),
         OrchestratorCompletedEvent(timestamp=t0),
     ]
     await hub.history.append("can", "new", new, start_index=0, etag=first.etag)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from dfx.emulator.durable.history import OrchestrationInstance, TaskCompletedEvent, TaskScheduledEvent
+from dfx.emulator.storage.errors import PayloadLimitError
 from dfx.emulator.storage.messages import (
     MessageData,
     MessageFormatError,
@@ -14,7 +15,6 @@ from dfx.emulator.storage.messages import (
     decode_body,
 )
 from dfx.emulator.storage.queues import abandon_delay, delay_seconds
-from dfx.emulator.storage.errors import PayloadLimitError
 
 
 def _message(**kw) -> MessageData:

@@ -30,9 +30,7 @@ def test_valid_hub_names_pass(name):
 
 @pytest.mark.parametrize("name", ["ab", "1abc", "my-hub", "my_hub", "a" * 46, "", "hub name", "Hübsch"])
 def test_invalid_hub_names_name_the_rule(name):
-    with pytest.raises(
-        TaskHubNameError, match="only letters and digits, start with a letter, and be 3 to 45"
-    ):
+    with pytest.raises(TaskHubNameError, match="only letters and digits, start with a letter, and be 3 to 45"):
         validate_hub_name(name)
 
 

@@ -60,9 +60,7 @@ def parse_datetime(text: str) -> datetime:
         value = value.replace(microsecond=int(frac[:6].ljust(6, "0")))
     tz = match["tz"]
     if tz and tz != "Z":
-        value = datetime.fromisoformat(match["base"] + tz[:3] + ":" + tz[-2:]).replace(
-            microsecond=value.microsecond
-        )
+        value = datetime.fromisoformat(match["base"] + tz[:3] + ":" + tz[-2:]).replace(microsecond=value.microsecond)
         return value.astimezone(UTC)
     return value.replace(tzinfo=UTC)
 
@@ -200,9 +198,7 @@ def from_queue_json(data: dict[str, Any]) -> HistoryEvent:
     return _event_from_json(data)
 
 
-def to_table_entity(
-    event: HistoryEvent, *, instance_key: str, row_key: str, execution_id: str
-) -> dict[str, Any]:
+def to_table_entity(event: HistoryEvent, *, instance_key: str, row_key: str, execution_id: str) -> dict[str, Any]:
     """The History table row of ``event`` (before large-column offloading)."""
     row: dict[str, Any] = {
         "PartitionKey": instance_key,

@@ -10,21 +10,29 @@ import aiohttp
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.blob.aio import LinearRetry as BlobLinearRetry
+from azure.storage.queue._shared.policies_async import LinearRetry as QueueLinearRetry
 from azure.storage.queue.aio import QueueServiceClient
 
 from dfx.emulator.storage.connection import StorageAccount
 from dfx.emulator.storage.errors import StorageError, StorageUnavailableError
 
-# Fail fast when nothing listens (Azurite down) yet ride out a brief blip of a real account.
-CLIENT_OPTIONS: dict[str, Any] = {
+# Fail fast when nothing listens (Azurite down) yet ride out a brief blip of a real account. The table
+# SDK takes azure-core retry settings; blob and queue have their own policy (15 s first back-off).
+_COMMON: dict[str, Any] = {"connection_timeout": 3, "read_timeout": 60}
+TABLE_OPTIONS: dict[str, Any] = {
+    **_COMMON,
     "retry_total": 3,
     "retry_connect": 1,
-    "retry_read": 2,
     "retry_backoff_factor": 0.2,
     "retry_backoff_max": 2,
-    "connection_timeout": 3,
-    "read_timeout": 60,
 }
+
+
+def _storage_options(policy: type) -> dict[str, Any]:
+    retry = policy(backoff=0.3, random_jitter_range=0.1, retry_total=3, retry_connect=1)
+    return {**_COMMON, "retry_policy": retry}
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,9 +44,9 @@ class StorageClients:
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
         conn = account.connection_string()
-        self.tables = TableServiceClient.from_connection_string(conn, **CLIENT_OPTIONS)
-        self.queues = QueueServiceClient.from_connection_string(conn, **CLIENT_OPTIONS)
-        self.blobs = BlobServiceClient.from_connection_string(conn, **CLIENT_OPTIONS)
+        self.tables = TableServiceClient.from_connection_string(conn, **TABLE_OPTIONS)
+        self.queues = QueueServiceClient.from_connection_string(conn, **_storage_options(QueueLinearRetry))
+        self.blobs = BlobServiceClient.from_connection_string(conn, **_storage_options(BlobLinearRetry))
 
     async def close(self) -> None:
         await self.tables.close()

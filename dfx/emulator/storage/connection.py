@@ -42,9 +42,7 @@ class StorageAccount:
     sas_token: str | None = None
 
     def endpoint(self, service: str) -> str:
-        return {"blob": self.blob_endpoint, "queue": self.queue_endpoint, "table": self.table_endpoint}[
-            service
-        ]
+        return {"blob": self.blob_endpoint, "queue": self.queue_endpoint, "table": self.table_endpoint}[service]
 
     @property
     def is_local(self) -> bool:
@@ -133,9 +131,7 @@ def parse_connection_string(text: str) -> StorageAccount:
     if not account:
         raise ConnectionStringError("Malformed connection string: AccountName is missing.")
     if not key and not sas:
-        raise ConnectionStringError(
-            "Malformed connection string: it needs an AccountKey or a SharedAccessSignature."
-        )
+        raise ConnectionStringError("Malformed connection string: it needs an AccountKey or a SharedAccessSignature.")
     protocol = pairs.get("DefaultEndpointsProtocol", "https").lower()
     if protocol not in ("http", "https"):
         raise ConnectionStringError(

@@ -139,9 +139,7 @@ class HistoryTable:
         """
         key = escape_partition_key(instance_id)
         rows = [
-            to_table_entity(
-                e, instance_key=key, row_key=history_row_key(start_index + i), execution_id=execution_id
-            )
+            to_table_entity(e, instance_key=key, row_key=history_row_key(start_index + i), execution_id=execution_id)
             for i, e in enumerate(events)
         ]
         offloaded: dict[tuple[int, str], str] = {}
@@ -151,9 +149,7 @@ class HistoryTable:
         size = 0
         for row in rows:
             row_size = _estimate_size(row)
-            if batches[-1] and (
-                len(batches[-1]) >= MAX_EVENTS_PER_BATCH or size + row_size > MAX_BATCH_BYTES
-            ):
+            if batches[-1] and (len(batches[-1]) >= MAX_EVENTS_PER_BATCH or size + row_size > MAX_BATCH_BYTES):
                 batches.append([])
                 size = 0
             batches[-1].append(row)

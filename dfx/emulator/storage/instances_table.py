@@ -179,9 +179,7 @@ def checkpoint_columns(
                 cols["Output"] = event.result
                 out.blob_sources["Output"] = (index, "Result")
         elif isinstance(event, ExecutionTerminatedEvent):
-            cols.update(
-                RuntimeStatus=OrchestrationStatus.Terminated.name, CompletedTime=now, Output=event.input
-            )
+            cols.update(RuntimeStatus=OrchestrationStatus.Terminated.name, CompletedTime=now, Output=event.input)
             out.blob_sources["Output"] = (index, "Input")
         elif isinstance(event, ExecutionSuspendedEvent):
             cols.update(RuntimeStatus=OrchestrationStatus.Suspended.name, Output=event.reason)
@@ -193,26 +191,24 @@ def checkpoint_columns(
 
 
 def _continuation_to_text(token: Any) -> str | None:
-    if not token:
+    """The provider's string form of a Tables continuation: ``"<NextPartitionKey> <NextRowKey>"``."""
+    if not token or not token.get("PartitionKey"):
         return None
-    return f"{token.get('PartitionKey', '')} {token.get('RowKey', '')}"
+    row = token.get("RowKey")
+    return f"{token['PartitionKey']} {row}" if row else str(token["PartitionKey"])
 
 
-def _continuation_from_text(text: str | None) -> dict[str, str] | None:
+def _continuation_from_text(text: str | None) -> dict[str, str | None] | None:
     if not text:
         return None
-    pk, _, rk = text.rpartition(" ")
-    if not _:
-        pk, rk = text, ""
-    return {"PartitionKey": pk, "RowKey": rk}
+    partition, _, row = text.strip().partition(" ")  # service tokens hold no spaces
+    return {"PartitionKey": partition, "RowKey": row or None}
 
 
 class InstancesTable:
     """Reads and writes the Instances rows of one task hub."""
 
-    def __init__(
-        self, clients: StorageClients, table_name: str, task_hub: str, blobs: LargeMessageStore
-    ) -> None:
+    def __init__(self, clients: StorageClients, table_name: str, task_hub: str, blobs: LargeMessageStore) -> None:
         self.account = clients.account
         self.name = table_name
         self.task_hub = task_hub
@@ -274,9 +270,9 @@ class InstancesTable:
                 "CreatedTime", "LastUpdatedTime", "CompletedTime", "RuntimeStatus", "ScheduledStartTime",
                 "Generation", "Tags",
             ]  # fmt: skip
-        pages = self._table.query_entities(
-            query.filter(), results_per_page=query.page_size, select=select
-        ).by_page(continuation_token=_continuation_from_text(continuation_token))  # type: ignore[arg-type]
+        pages = self._table.query_entities(query.filter(), results_per_page=query.page_size, select=select).by_page(
+            continuation_token=_continuation_from_text(continuation_token)
+        )  # type: ignore[arg-type]
         try:
             page = await pages.__anext__()
             entities = [e async for e in page]
@@ -385,11 +381,7 @@ class InstancesTable:
         await self.merge(instance_id, columns)
 
     @storage_call
-    async def delete_row(self, instance_id: str) -> bool:
-        """Delete the row unconditionally (If-Match: *); False if there was none."""
+    async def delete_row(self, instance_id: str) -> None:
+        """Delete the row unconditionally (If-Match: *); a missing row is not an error."""
         key = escape_partition_key(instance_id)
-        try:
-            await self._table.delete_entity(key, "", etag="*", match_condition=MatchConditions.IfPresent)
-        except ResourceNotFoundError:
-            return False
-        return True
+        await self._table.delete_entity(key, "", match_condition=MatchConditions.Unconditionally)

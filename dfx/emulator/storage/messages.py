@@ -68,9 +68,7 @@ class TaskMessage:
             event=from_queue_json(data["Event"]),
             orchestration_instance=OrchestrationInstance.from_json(data.get("OrchestrationInstance") or {}),
             sequence_number=int(data.get("SequenceNumber") or 0),
-            execution_tags={k: v for k, v in tags.items() if k != "$type"}
-            if isinstance(tags, dict)
-            else None,
+            execution_tags={k: v for k, v in tags.items() if k != "$type"} if isinstance(tags, dict) else None,
         )
 
 

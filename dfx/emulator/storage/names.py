@@ -51,8 +51,7 @@ class TaskHubNames:
         validate_hub_name(self.hub)
         if not 1 <= self.partition_count <= MAX_PARTITION_COUNT:
             raise InvalidPartitionCountError(
-                f"Partition count {self.partition_count} is out of range: "
-                f"it must be 1 to {MAX_PARTITION_COUNT}."
+                f"Partition count {self.partition_count} is out of range: it must be 1 to {MAX_PARTITION_COUNT}."
             )
 
     @property

@@ -108,9 +108,7 @@ class HubQueues:
         return blob_reference(blob)
 
     @storage_call
-    async def send(
-        self, queue_name: str, message: MessageData, delay: float | timedelta | None = None
-    ) -> None:
+    async def send(self, queue_name: str, message: MessageData, delay: float | timedelta | None = None) -> None:
         """Put ``message`` on ``queue_name`` (TTL never, optional delay <= 7 days)."""
         visibility = delay_seconds(delay)
         if not message.sequence_number:
@@ -184,9 +182,7 @@ class HubQueues:
             )
         return received
 
-    async def _update(
-        self, queue_name: str, message_id: str, pop_receipt: str, visibility: int
-    ) -> str | None:
+    async def _update(self, queue_name: str, message_id: str, pop_receipt: str, visibility: int) -> str | None:
         try:
             updated = await self._queue(queue_name).update_message(
                 message_id, pop_receipt=pop_receipt, visibility_timeout=visibility
@@ -199,9 +195,7 @@ class HubQueues:
     @storage_call
     async def renew(self, message: ReceivedMessage, visibility_timeout: int = DEFAULT_VISIBILITY) -> None:
         """Keep a message hidden while its work runs."""
-        receipt = await self._update(
-            message.queue_name, message.message_id, message.pop_receipt, visibility_timeout
-        )
+        receipt = await self._update(message.queue_name, message.message_id, message.pop_receipt, visibility_timeout)
         if receipt:
             message.pop_receipt = receipt
 
@@ -228,9 +222,7 @@ class HubQueues:
     # -- looking without touching -------------------------------------------------------------------
 
     @storage_call
-    async def peek(
-        self, queue_name: str, max_messages: int = MAX_BATCH
-    ) -> list[tuple[Any, MessageData | None]]:
+    async def peek(self, queue_name: str, max_messages: int = MAX_BATCH) -> list[tuple[Any, MessageData | None]]:
         """Up to 32 messages at the head of a queue without changing visibility or dequeue counts."""
         try:
             peeked = await self._queue(queue_name).peek_messages(max_messages=min(max_messages, MAX_BATCH))
