@@ -270,9 +270,9 @@ class InstancesTable:
                 "CreatedTime", "LastUpdatedTime", "CompletedTime", "RuntimeStatus", "ScheduledStartTime",
                 "Generation", "Tags",
             ]  # fmt: skip
-        pages = self._table.query_entities(query.filter(), results_per_page=query.page_size, select=select).by_page(
-            continuation_token=_continuation_from_text(continuation_token)
-        )  # type: ignore[arg-type]
+        token: Any = _continuation_from_text(continuation_token)  # the SDK's dict form, typed as str
+        entities_query = self._table.query_entities(query.filter(), results_per_page=query.page_size, select=select)
+        pages = entities_query.by_page(continuation_token=token)
         try:
             page = await pages.__anext__()
             entities = [e async for e in page]
@@ -285,8 +285,7 @@ class InstancesTable:
             record = InstanceRecord.from_entity(entity)
             await self._inflate(record, entity)
             records.append(record)
-        token = pages.continuation_token  # type: ignore[attr-defined]
-        return InstancePage(records, _continuation_to_text(token))
+        return InstancePage(records, _continuation_to_text(pages.continuation_token))  # type: ignore[attr-defined]
 
     async def query_all(self, query: InstanceQuery, limit: int | None = None) -> list[InstanceRecord]:
         """Every instance matching ``query`` (following continuation), up to ``limit``."""
