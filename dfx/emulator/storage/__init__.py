@@ -4,6 +4,7 @@ from dfx.emulator.storage.connection import StorageAccount, development_storage,
 from dfx.emulator.storage.errors import (
     CheckpointConflictError,
     ConnectionStringError,
+    InstanceNotFoundError,
     PayloadLimitError,
     StorageError,
     StorageUnavailableError,
@@ -15,6 +16,7 @@ from dfx.emulator.storage.taskhub import PurgeResult, TaskHub, list_task_hubs
 __all__ = [
     "CheckpointConflictError",
     "ConnectionStringError",
+    "InstanceNotFoundError",
     "PayloadLimitError",
     "PurgeResult",
     "StorageAccount",

@@ -52,3 +52,9 @@ class InvalidPartitionCountError(PayloadLimitError):
     """A partition count outside 1..16."""
 
     hint = "Set extensions.durableTask.storageProvider.partitionCount in host.json to a value from 1 to 16."
+
+
+class InstanceNotFoundError(StorageError):
+    """No instance with the given id exists in the task hub."""
+
+    hint = "List the instances with 'dfx inspect instances' (ids are case-sensitive)."

@@ -1,0 +1,72 @@
+"""The ``dfx`` command: a local runtime for Azure Durable Functions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from dfx import __version__
+from dfx.cli import azurite, inspect
+from dfx.cli.console import err
+from dfx.errors import DfxError
+
+app = typer.Typer(
+    name="dfx",
+    help="A local runtime for Azure Durable Functions: host, durable engine and task hub tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(azurite.app, name="azurite")
+app.add_typer(inspect.app, name="inspect")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dfx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log dfx's own detail to stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """A local runtime for Azure Durable Functions.
+
+    Example: dfx inspect history <instance-id>
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:
+        logging.getLogger("azure").setLevel(logging.ERROR)
+
+
+def main() -> None:
+    """Entry point of the console script: expected failures print one line and a hint, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except DfxError as exc:
+        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        if exc.hint:
+            err.print(f"[dim]hint: {exc.hint}[/]")
+        raise SystemExit(1) from None
+    except typer.Abort:
+        err.print("Aborted.")
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors and exits come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
