@@ -45,15 +45,23 @@ async def write_hello(instance_id: str) -> None:
                 OrchestratorStartedEvent(timestamp=t0 + timedelta(milliseconds=5)),
                 ExecutionStartedEvent(
                     orchestration_instance=OrchestrationInstance(instance_id, execution_id),
-                    name="hello_orchestrator", input='"\\"Tokyo\\""', generation=0, is_played=True, timestamp=t0,
-                ),  # fmt: skip
+                    name="hello_orchestrator",
+                    input='"\\"Tokyo\\""',
+                    generation=0,
+                    is_played=True,
+                    timestamp=t0,
+                ),
                 TaskScheduledEvent(event_id=0, name="say_hello", timestamp=t0 + timedelta(milliseconds=9)),
                 OrchestratorCompletedEvent(timestamp=t0 + timedelta(milliseconds=10)),
             ],
             [
                 OrchestratorStartedEvent(timestamp=t0 + timedelta(milliseconds=40)),
-                TaskCompletedEvent(task_scheduled_id=0, result='"Hello Tokyo!"', is_played=True,
-                                   timestamp=t0 + timedelta(milliseconds=35)),  # fmt: skip
+                TaskCompletedEvent(
+                    task_scheduled_id=0,
+                    result='"Hello Tokyo!"',
+                    is_played=True,
+                    timestamp=t0 + timedelta(milliseconds=35),
+                ),
                 ExecutionCompletedEvent(event_id=1, result='"Hello Tokyo!"', timestamp=t0 + timedelta(milliseconds=42)),
                 OrchestratorCompletedEvent(timestamp=t0 + timedelta(milliseconds=43)),
             ],
@@ -63,7 +71,7 @@ async def write_hello(instance_id: str) -> None:
             appended = await hub.history.append(instance_id, execution_id, events, start_index=index, etag=etag)
             etag, index = appended.etag, index + len(events)
             update = checkpoint_columns(events, execution_id=execution_id, custom_status=None, task_hub=HUB)
-            await hub.instances.write_checkpoint(instance_id, update, lambda i, c: appended.offloaded.get((i, c)))
+            await hub.instances.write_checkpoint(instance_id, update, appended.offloaded)
 
 
 def main() -> int:

@@ -49,7 +49,7 @@ async def run_instance(hub: TaskHub, instance_id: str, *, status=OrchestrationSt
     ]
     appended = await hub.history.append(instance_id, eid, events, start_index=0, etag=None)
     update = checkpoint_columns(events, execution_id=eid, custom_status=None, task_hub=hub.name)
-    await hub.instances.write_checkpoint(instance_id, update, lambda i, c: appended.offloaded.get((i, c)))
+    await hub.instances.write_checkpoint(instance_id, update, appended.offloaded)
 
 
 async def test_create_makes_every_resource_and_is_idempotent(hub: TaskHub):

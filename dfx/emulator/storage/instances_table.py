@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -369,12 +369,12 @@ class InstancesTable:
         self,
         instance_id: str,
         update: CheckpointColumns,
-        blob_of: Callable[[int, str], str | None] = lambda index, column: None,
+        offloaded: Mapping[tuple[int, str], str] | None = None,
     ) -> None:
         """Merge a checkpoint's columns, pointing at history blobs (as URLs) where values were offloaded."""
         columns = dict(update.columns)
         for column, (index, source) in update.blob_sources.items():
-            blob = blob_of(index, source)
+            blob = (offloaded or {}).get((index, source))
             if blob is not None:
                 columns[column] = self.blobs.url_of(blob)
         await self.merge(instance_id, columns)
