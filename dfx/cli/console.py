@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 # Piped output is not cut to 80 columns: tables of payloads need room (COLUMNS still wins).
 out = Console(highlight=False, soft_wrap=False, width=shutil.get_terminal_size((160, 24)).columns)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 TaskHubOption = Annotated[
     str | None,

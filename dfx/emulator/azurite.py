@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -253,6 +254,16 @@ def install_azurite(target: Path = USER_INSTALL_DIR, version: str = AZURITE_VERS
 # Starting and stopping
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def start_azurite(
     options: AzuriteOptions,
     *,
@@ -261,6 +272,16 @@ def start_azurite(
     ready_timeout: float = READY_TIMEOUT,
 ) -> AzuriteProcess:
     """Start Azurite in its own process group and wait until every service answers."""
+    busy = [
+        f"{service} {port}"
+        for service, port in (("blob", options.blob_port), ("queue", options.queue_port), ("table", options.table_port))
+        if _port_in_use(options.host, port)
+    ]
+    if busy:
+        raise AzuriteStartError(
+            f"Cannot start Azurite: port(s) {', '.join(busy)} on {options.host} are already in use.",
+            hint="Stop what holds them ('dfx azurite status' tells whether it is Azurite), or choose other ports.",
+        )
     launcher = find_azurite(cwd)
     if launcher is None:
         raise AzuriteNotFoundError("Azurite is not installed (looked on PATH, in node_modules and ~/.dfx).")
@@ -280,7 +301,7 @@ def start_azurite(
     log.debug("started Azurite pid %s: %s", popen.pid, options.arguments())
     try:
         wait_until_ready(options.account(), timeout=ready_timeout, process=process)
-    except AzuriteError:
+    except BaseException:  # Ctrl-C during start-up must not leave an orphan in its own session
         process.stop()
         raise
     return process

@@ -226,7 +226,9 @@ class HistoryTable:
             if row.get("ExecutionId") != current:
                 break
             kept.append(dict(row))
-        await asyncio.gather(*(self._inflate(row) for row in kept))
+        offloaded = [row for row in kept if any(f"{c}BlobName" in row for c in LARGE_COLUMNS)]
+        if offloaded:
+            await asyncio.gather(*(self._inflate(row) for row in offloaded))
         return HistoryRows(instance_id, current, kept, sentinel)
 
     async def read(self, instance_id: str, execution_id: str | None = None) -> ExecutionHistory:

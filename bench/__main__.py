@@ -1,0 +1,77 @@
+"""``python -m bench``: start a private Azurite, measure raw and dfx storage rates, print and record them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+
+from bench.azurite import REPO_ROOT, running_azurite
+from bench.machine import this_machine
+from bench.report import rich_table, write_benchmarks
+from bench.suite import run_suite
+from bench.timing import FULL, QUICK
+from dfx.errors import DfxError
+
+DEFAULT_OUTPUT = REPO_ROOT / "BENCHMARKS.md"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: {QUICK.count} operations per figure, and BENCHMARKS.md is left alone unless --output",
+    )
+    parser.add_argument("--output", type=Path, help=f"where to write the Markdown report (default {DEFAULT_OUTPUT})")
+    return parser.parse_args(argv)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into SystemExit, so the ``finally`` that stops Azurite still runs."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench; the exit code is 0 unless something failed (a slow figure never does)."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    plan = QUICK if args.quick else FULL
+    output = args.output if args.output is not None or args.quick else DEFAULT_OUTPUT
+    console = Console()
+    started = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory(prefix="dfx-bench-") as workdir,
+        console.status("starting Azurite") as status,
+    ):
+
+        def progress(label: str) -> None:
+            status.update(f"measuring {label}")
+            console.print(f"[dim]measuring {label}[/]")
+
+        try:
+            with running_azurite(Path(workdir)) as account:
+                results = asyncio.run(run_suite(account, plan, progress))
+        except DfxError as exc:
+            console.print(f"[red]bench failed:[/] {exc}", highlight=False)
+            if exc.hint:
+                console.print(exc.hint, highlight=False)
+            return 1
+    console.print(rich_table(results))
+    if output is not None:
+        write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC))
+        console.print(f"wrote {output}")
+    console.print(f"bench took {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
