@@ -87,10 +87,6 @@ async def _load_history(settings: Settings, instance_id: str, execution_id: str 
         return rows
 
 
-def _history_json(rows: HistoryRows) -> list[dict[str, Any]]:
-    return [{k: v for k, v in row.items()} for row in rows.rows]
-
-
 @app.command()
 def history(
     instance_id: Annotated[str, typer.Argument(help="The orchestration or entity instance id.")],
@@ -108,7 +104,7 @@ def history(
     settings = settings_for(app_dir, task_hub, connection)
     rows = run(_load_history(settings, instance_id, execution))
     if json_output:
-        print_json(_history_json(rows))
+        print_json(rows.rows)
         return
     start = min((t for r in rows.rows if (t := row_timestamp(r)) is not None), default=None)
     day = f" · {start.date().isoformat()}" if start else ""

@@ -473,12 +473,3 @@ for _cls in EVENT_CLASSES.values():
     _cls._finalize()
 
 EVENT_CLASSES_BY_NAME: dict[str, type[HistoryEvent]] = {t.name: c for t, c in EVENT_CLASSES.items()}
-
-# Events that carry a payload answering an earlier scheduling event, and the member that points back.
-COMPLETION_POINTERS: dict[EventType, str] = {
-    EventType.TaskCompleted: "task_scheduled_id",
-    EventType.TaskFailed: "task_scheduled_id",
-    EventType.SubOrchestrationInstanceCompleted: "task_scheduled_id",
-    EventType.SubOrchestrationInstanceFailed: "task_scheduled_id",
-    EventType.TimerFired: "timer_id",
-}

@@ -7,7 +7,7 @@ import itertools
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -252,7 +252,3 @@ class HubQueues:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
-
-
-def message_age(inserted_on: datetime | None, now: datetime) -> timedelta | None:
-    return now - inserted_on if inserted_on is not None else None
