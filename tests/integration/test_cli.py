@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dfx.cli.main import app
-from dfx.emulator.storage import TaskHub
+from dfx.emulator.storage import StorageAccount, TaskHub
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance
 
@@ -22,13 +23,25 @@ def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+def seed(account: StorageAccount, hub_name: str, *instance_ids: str) -> None:
+    """Create the hub and write one completed instance per id; the CLI runs its own event loop, so tests are sync."""
+
+    async def write() -> None:
+        async with TaskHub(account, hub_name) as hub:
+            await hub.create()
+            for instance_id in instance_ids:
+                await run_instance(hub, instance_id)
+
+    asyncio.run(write())
+
+
 @pytest.fixture
-def conn(hub: TaskHub) -> list[str]:
-    return ["--task-hub", hub.name, "--connection", hub.account.connection_string()]
+def conn(account: StorageAccount, hub_name: str) -> list[str]:
+    return ["--task-hub", hub_name, "--connection", account.connection_string()]
 
 
-async def test_inspect_history_shows_the_classic_columns(hub: TaskHub, conn):
-    await run_instance(hub, "cli-1")
+def test_inspect_history_shows_the_classic_columns(account, hub_name, conn):
+    seed(account, hub_name, "cli-1")
     result = invoke("inspect", "history", "cli-1", *conn)
     assert result.exit_code == 0, result.output
     for column in ("PartitionKey", "EventType", "Timestamp", "Input", "Name", "Result", "Status", "Elapsed"):
@@ -36,8 +49,8 @@ async def test_inspect_history_shows_the_classic_columns(hub: TaskHub, conn):
     assert "ExecutionCompleted" in result.output and "Completed" in result.output
 
 
-async def test_inspect_history_json_has_every_stored_column(hub: TaskHub, conn):
-    await run_instance(hub, "cli-2")
+def test_inspect_history_json_has_every_stored_column(account, hub_name, conn):
+    seed(account, hub_name, "cli-2")
     result = invoke("inspect", "history", "cli-2", *conn, "--json")
     rows = json.loads(result.output)
     assert [r["EventType"] for r in rows] == [
@@ -47,9 +60,8 @@ async def test_inspect_history_json_has_every_stored_column(hub: TaskHub, conn):
     assert rows[2]["OrchestrationStatus"] == "Completed"
 
 
-async def test_inspect_instances_filters_and_pages(hub: TaskHub, conn):
-    for i in range(3):
-        await run_instance(hub, f"job-{i}")
+def test_inspect_instances_filters_and_pages(account, hub_name, conn):
+    seed(account, hub_name, "job-0", "job-1", "job-2")
     result = invoke("inspect", "instances", *conn, "--json", "--top", "2", "--runtime-status", "completed")
     page = json.loads(result.output)
     assert len(page["instances"]) == 2 and page["continuationToken"]
@@ -70,11 +82,12 @@ def one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> N
     assert len(lines) <= 2 and "Traceback" not in result.stderr
 
 
-async def test_unknown_instance_is_a_one_line_error(hub: TaskHub, conn):
+def test_unknown_instance_is_a_one_line_error(account, hub_name, conn):
+    seed(account, hub_name)
     one_line_error(run_dfx("inspect", "history", "nope", *conn), "No instance with ID 'nope'")
 
 
-async def test_unknown_task_hub_is_a_one_line_error(account):
+def test_unknown_task_hub_is_a_one_line_error(account):
     result = run_dfx("inspect", "instances", "--task-hub", "NoSuchHub", "--connection", account.connection_string())
     one_line_error(result, "Task hub 'NoSuchHub' does not exist")
 
