@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dfx import __version__
-from dfx.cli import azurite, inspect
+from dfx.cli import azurite, inspect, start
 from dfx.cli.console import err
 from dfx.errors import DfxError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(azurite.app, name="azurite")
 app.add_typer(inspect.app, name="inspect")
+app.command(name="start")(start.start)
 
 
 def _version(value: bool) -> None:

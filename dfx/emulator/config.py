@@ -19,7 +19,11 @@ HOST_JSON = "host.json"
 LOCAL_SETTINGS = "local.settings.json"
 STORAGE_SETTING = "AzureWebJobsStorage"
 DEV_STORAGE = "UseDevelopmentStorage=true"
+DEFAULT_PORT = 7071
+DEFAULT_SCRIPT = "function_app.py"
+DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)  # the worker's default, as ThreadPoolExecutor's
 _SETTING_REF = re.compile(r"%([^%]+)%")
+_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2}(?:\.\d+)?)")
 
 
 class ConfigError(DfxError):
@@ -46,25 +50,95 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _durable_section(host: Mapping[str, Any]) -> Mapping[str, Any]:
-    extensions = host.get("extensions")
-    section = extensions.get("durableTask") if isinstance(extensions, Mapping) else None
-    return section if isinstance(section, Mapping) else {}
+def _section(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
+    """The nested object at ``path`` (case-insensitive keys, as the host reads them), or an empty one."""
+    node: Any = data
+    for key in path:
+        if not isinstance(node, Mapping):
+            return {}
+        node = next((v for k, v in node.items() if isinstance(k, str) and k.lower() == key.lower()), None)
+    return node if isinstance(node, Mapping) else {}
+
+
+def _get(section: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    return next((v for k, v in section.items() if isinstance(k, str) and k.lower() == key.lower()), default)
+
+
+def parse_timespan(value: Any, what: str) -> float:
+    """Seconds in a .NET TimeSpan text (``"00:00:30"``, ``"1.02:03:04.5"``) or a plain number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _TIMESPAN.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise ConfigError(f'{what} must be a time span like "00:00:30", not {value!r}.')
+    days, hours, minutes, seconds = match.groups()
+    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{what} must be a whole number of at least 1, not {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class DurableOptions:
+    """``extensions.durableTask`` of host.json: the task hub and how the engine drives it."""
+
+    hub_name: str = DEFAULT_HUB_NAME
+    partition_count: int = DEFAULT_PARTITION_COUNT
+    max_queue_polling_interval: float = 30.0
+    control_queue_batch_size: int = 32
+    max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
+    max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
+    max_concurrent_entity_functions: int = 10 * (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything dfx reads from an app folder, resolved once and passed explicitly."""
+    """Everything dfx reads from an app folder and its command line, resolved once and passed explicitly."""
 
     app_dir: Path
-    hub_name: str
     storage_connection: str
-    partition_count: int = DEFAULT_PARTITION_COUNT
+    durable: DurableOptions = field(default_factory=DurableOptions)
     values: Mapping[str, str] = field(default_factory=dict)
+    """App settings as the user code sees them: the environment over local.settings.json ``Values``."""
+    environment_updates: Mapping[str, str] = field(default_factory=dict)
+    """``Values`` the host puts into ``os.environ`` because the environment does not already set them."""
+    notices: tuple[str, ...] = ()
+    """Things the user should be told at start (skipped settings, ignored options)."""
+    route_prefix: str = "api"
+    port: int = DEFAULT_PORT
+    cors: tuple[str, ...] = ()
+    cors_credentials: bool = False
+    script_file: str = DEFAULT_SCRIPT
+    functions: tuple[str, ...] = ()
+    """Only these functions are loaded (``--functions``); empty means all."""
+    thread_count: int = DEFAULT_THREADS
+    enforce_keys: bool = False
+    verbose: bool = False
+    watch: bool = True
+
+    @property
+    def hub_name(self) -> str:
+        return self.durable.hub_name
+
+    @property
+    def partition_count(self) -> int:
+        return self.durable.partition_count
 
     @property
     def storage(self) -> StorageAccount:
         return parse_connection_string(self.storage_connection)
+
+    @property
+    def script_path(self) -> Path:
+        return self.app_dir / self.script_file
+
+    @property
+    def state_dir(self) -> Path:
+        """Where dfx keeps its own files for this app (keys, Azurite's data)."""
+        return self.app_dir / ".dfx"
 
 
 def _substitute(value: str, lookup: Mapping[str, str], what: str) -> str:
@@ -77,14 +151,101 @@ def _substitute(value: str, lookup: Mapping[str, str], what: str) -> str:
     return _SETTING_REF.sub(replace, value)
 
 
+def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: Mapping[str, str], where: str,
+                     notices: list[str]) -> DurableOptions:  # fmt: skip
+    durable = _section(host, "extensions", "durableTask")
+    hub = hub_override or _get(durable, "hubName") or DEFAULT_HUB_NAME
+    if not isinstance(hub, str):
+        raise ConfigError(f"{where}: extensions.durableTask.hubName must be a string.")
+    hub = _substitute(hub, values, "extensions.durableTask.hubName")
+
+    provider = _section(durable, "storageProvider")
+    kind = _get(provider, "type")
+    if isinstance(kind, str) and kind.lower() not in ("azurestorage", "azure_storage", ""):
+        notices.append(
+            f"{where}: storageProvider.type {kind!r} is not supported by dfx; the Azure Storage provider is used."
+        )
+    count = _get(provider, "partitionCount", DEFAULT_PARTITION_COUNT)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ConfigError(f"{where}: storageProvider.partitionCount must be a whole number from 1 to 16.")
+    defaults = DurableOptions()
+    polling = _get(provider, "maxQueuePollingInterval")
+    prefix = f"{where}: extensions.durableTask"
+    batch = _get(provider, "controlQueueBatchSize", defaults.control_queue_batch_size)
+    activities = _get(durable, "maxConcurrentActivityFunctions", defaults.max_concurrent_activity_functions)
+    orchestrators = _get(durable, "maxConcurrentOrchestratorFunctions", defaults.max_concurrent_orchestrator_functions)
+    entities = _get(durable, "maxConcurrentEntityFunctions", defaults.max_concurrent_entity_functions)
+    return DurableOptions(
+        hub_name=hub,
+        partition_count=count,
+        max_queue_polling_interval=(
+            defaults.max_queue_polling_interval
+            if polling is None
+            else parse_timespan(polling, f"{prefix}.storageProvider.maxQueuePollingInterval")
+        ),
+        control_queue_batch_size=_positive_int(batch, f"{prefix}.storageProvider.controlQueueBatchSize"),
+        max_concurrent_activity_functions=_positive_int(activities, f"{prefix}.maxConcurrentActivityFunctions"),
+        max_concurrent_orchestrator_functions=_positive_int(
+            orchestrators, f"{prefix}.maxConcurrentOrchestratorFunctions"
+        ),
+        max_concurrent_entity_functions=_positive_int(entities, f"{prefix}.maxConcurrentEntityFunctions"),
+    )
+
+
+def _local_settings(path: Path) -> tuple[dict[str, str], Mapping[str, Any]]:
+    """``Values`` and ``Host`` of local.settings.json."""
+    local = read_json_file(path) or {}
+    file_values = _get(local, "Values") or {}
+    if not isinstance(file_values, Mapping):
+        raise ConfigError(f"{path}: 'Values' must be an object of setting names to strings.")
+    for key, value in file_values.items():
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{path}: Values.{key} must be a string, not a JSON {type(value).__name__}.")
+    values = {str(k): _setting_text(v) for k, v in file_values.items() if v is not None}
+    host = _get(local, "Host") or {}
+    if not isinstance(host, Mapping):
+        raise ConfigError(f"{path}: 'Host' must be an object.")
+    return values, host
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _port(value: Any, what: str) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535 or isinstance(value, bool):
+        raise ConfigError(f"{what} must be a port number from 0 to 65535, not {value!r}.")
+    return port
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(origin.strip() for origin in items if str(origin).strip())
+
+
 def load_settings(
     app_dir: Path | str = ".",
     *,
     task_hub: str | None = None,
     connection: str | None = None,
     environ: Mapping[str, str] | None = None,
+    port: int | None = None,
+    cors: str | None = None,
+    cors_credentials: bool | None = None,
+    functions: tuple[str, ...] = (),
+    enforce_keys: bool = False,
+    verbose: bool = False,
+    watch: bool = True,
 ) -> Settings:
-    """Resolve hub name, storage connection and partition count for ``app_dir``.
+    """Resolve every setting for ``app_dir``: command-line options over the environment over the files.
 
     ``connection`` is a connection string or the name of an app setting holding one (default
     ``AzureWebJobsStorage``; development storage when that is not set). Environment variables win over
@@ -92,26 +253,29 @@ def load_settings(
     """
     app = Path(app_dir).resolve()
     env = dict(os.environ if environ is None else environ)
-    local = read_json_file(app / LOCAL_SETTINGS) or {}
-    file_values = local.get("Values") or {}
-    if not isinstance(file_values, Mapping):
-        raise ConfigError(f"{app / LOCAL_SETTINGS}: 'Values' must be an object of setting names to strings.")
-    values = {str(k): str(v) for k, v in file_values.items() if v is not None}
-    values.update(env)
+    notices: list[str] = []
+    file_values, local_host = _local_settings(app / LOCAL_SETTINGS)
+    updates = {k: v for k, v in file_values.items() if k not in env}
+    notices.extend(
+        f"Skipping '{k}' from local settings as it's already defined in current environment variables."
+        for k in file_values
+        if k in env
+    )
+    values = {**file_values, **env}
 
-    host = read_json_file(app / HOST_JSON) or {}
-    durable = _durable_section(host)
-    hub = task_hub or durable.get("hubName") or DEFAULT_HUB_NAME
-    if not isinstance(hub, str):
-        raise ConfigError(f"{app / HOST_JSON}: extensions.durableTask.hubName must be a string.")
-    hub = _substitute(hub, values, "extensions.durableTask.hubName")
-
-    provider = durable.get("storageProvider")
-    count = provider.get("partitionCount", DEFAULT_PARTITION_COUNT) if isinstance(provider, Mapping) else None
-    if count is None:
-        count = DEFAULT_PARTITION_COUNT
-    if not isinstance(count, int) or isinstance(count, bool):
-        raise ConfigError(f"{app / HOST_JSON}: storageProvider.partitionCount must be a whole number from 1 to 16.")
+    host_path = app / HOST_JSON
+    host = read_json_file(host_path) or {}
+    version = _get(host, "version")
+    if host and version is None:
+        notices.append(f'{host_path}: no "version" property; version 2.0 is assumed.')
+    elif version is not None and str(version) != "2.0":
+        raise ConfigError(
+            f"{host_path}: version {version!r} is not supported.", hint='Set "version": "2.0" (Functions v2 and later).'
+        )
+    durable = _durable_options(host, task_hub, values, str(host_path), notices)
+    prefix = _get(_section(host, "extensions", "http"), "routePrefix", "api")
+    if not isinstance(prefix, str):
+        raise ConfigError(f"{host_path}: extensions.http.routePrefix must be a string.")
 
     if connection and "=" in connection:
         conn_string = connection
@@ -129,5 +293,32 @@ def load_settings(
     except ConnectionStringError as exc:
         raise ConnectionStringError(f"{exc.message} (from {connection or STORAGE_SETTING})") from exc
 
-    TaskHubNames(hub, count)  # validates both before anything touches storage
-    return Settings(app_dir=app, hub_name=hub, storage_connection=conn_string, partition_count=count, values=values)
+    TaskHubNames(durable.hub_name, durable.partition_count)  # validates both before anything touches storage
+    local_port = _get(local_host, "LocalHttpPort")
+    threads = values.get("PYTHON_THREADPOOL_THREAD_COUNT")
+    return Settings(
+        app_dir=app,
+        storage_connection=conn_string,
+        durable=durable,
+        values=values,
+        environment_updates=updates,
+        notices=tuple(notices),
+        route_prefix=prefix.strip("/"),
+        port=port
+        if port is not None
+        else _port(local_port, f"{LOCAL_SETTINGS} Host.LocalHttpPort")
+        if local_port is not None
+        else DEFAULT_PORT,
+        cors=_origins(cors) if cors is not None else _origins(_get(local_host, "CORS")),
+        cors_credentials=bool(
+            cors_credentials if cors_credentials is not None else _get(local_host, "CORSCredentials")
+        ),
+        script_file=values.get("PYTHON_SCRIPT_FILE_NAME") or DEFAULT_SCRIPT,
+        functions=functions,
+        thread_count=_positive_int(int(threads), "PYTHON_THREADPOOL_THREAD_COUNT")
+        if threads and threads.isdigit()
+        else DEFAULT_THREADS,
+        enforce_keys=enforce_keys,
+        verbose=verbose,
+        watch=watch,
+    )

@@ -1,0 +1,73 @@
+"""``dfx start``: host a function app locally, like ``func start`` (same flag names)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dfx.emulator.config import load_settings
+
+
+def start(
+    app_dir: Annotated[Path, typer.Argument(help="Function app folder (holds host.json and function_app.py).")] = Path(
+        "."
+    ),
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Local port to listen on (default 7071).")] = None,
+    cors: Annotated[
+        str | None, typer.Option("--cors", help="Comma-separated CORS origins, e.g. http://localhost:3000 or *.")
+    ] = None,
+    cors_credentials: Annotated[
+        bool, typer.Option("--cors-credentials", help="Allow cross-origin authenticated requests.")
+    ] = False,
+    functions: Annotated[
+        list[str] | None, typer.Option("--functions", help="Load only these functions (repeat, or space-separate).")
+    ] = None,
+    task_hub: Annotated[str | None, typer.Option("--task-hub", help="Task hub name (default: host.json).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show the host's own detail in the log.")] = False,
+    watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Restart the host when the app changes.")] = True,
+    enforce_keys: Annotated[
+        bool, typer.Option("--enforce-keys", help="Require function keys on FUNCTION and ADMIN routes.")
+    ] = False,
+    listen_fd: Annotated[int | None, typer.Option("--listen-fd", hidden=True)] = None,
+) -> None:
+    """Run the function app in APP_DIR: HTTP triggers, durable functions and the management API.
+
+    Values in local.settings.json become environment variables (unless already set); when the app uses
+    development storage and nothing answers, Azurite is started and stopped with the host.
+
+    Example: dfx start --port 7072 --cors "*"
+    """
+    names = tuple(name for item in functions or () for name in item.split())
+    settings = load_settings(
+        app_dir,
+        task_hub=task_hub,
+        port=port,
+        cors=cors,
+        cors_credentials=cors_credentials or None,
+        functions=names,
+        enforce_keys=enforce_keys,
+        verbose=verbose,
+        watch=watch,
+    )
+    from dfx.emulator.logs import HostConsole
+
+    console = HostConsole(verbose=verbose)
+    if watch and listen_fd is None:
+        from dfx.emulator.supervisor import Supervisor
+
+        child_args = [str(settings.app_dir), "--port", str(settings.port)]
+        child_args += [arg for name in names for arg in ("--functions", name)]
+        child_args += ["--task-hub", task_hub] if task_hub else []
+        child_args += ["--cors", cors] if cors is not None else []
+        child_args += ["--cors-credentials"] if cors_credentials else []
+        child_args += ["--verbose"] if verbose else []
+        child_args += ["--enforce-keys"] if enforce_keys else []
+        raise typer.Exit(Supervisor(settings, child_args, console).run())
+
+    from dfx.emulator.host import run_host
+
+    # A host under a supervisor stays up when the app fails to load: the next change restarts it.
+    run_host(dataclasses.replace(settings, watch=listen_fd is not None), fd=listen_fd, console=console)

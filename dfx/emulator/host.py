@@ -1,0 +1,257 @@
+"""One host process: storage ready, the app indexed, HTTP served — the lifecycle behind ``dfx start``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from dfx.emulator import azurite
+from dfx.emulator.config import Settings
+from dfx.emulator.durable.client_binding import RPC_PATH, client_binding_json
+from dfx.emulator.http.functions import FunctionRoutes, build_routes
+from dfx.emulator.http.keys import HostKeys, load_or_create_keys
+from dfx.emulator.http.routes import RouteTemplateError, join_route
+from dfx.emulator.http.server import HostState, create_app
+from dfx.emulator.logs import HostConsole, install_logging
+from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
+from dfx.emulator.outputs import OutputWriter
+from dfx.emulator.storage import TaskHub
+from dfx.emulator.storage.errors import StorageError
+from dfx.emulator.worker.errors import AppLoadError
+from dfx.emulator.worker.functions import (
+    DURABLE_CLIENT,
+    DURABLE_TRIGGERS,
+    HTTP_TRIGGER,
+    FunctionIndex,
+    IndexedFunction,
+)
+from dfx.emulator.worker.invoker import Invoker
+from dfx.emulator.worker.loader import load_functions
+
+AZURITE_LOG = "azurite.log"
+
+
+def process_age_ms() -> float:
+    """Milliseconds since this process started (from /proc where there is one)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, (uptime - start_ticks / ticks) * 1000)
+    except (OSError, ValueError, IndexError):
+        return (time.perf_counter() - _IMPORTED_AT) * 1000
+
+
+_IMPORTED_AT = time.perf_counter()
+
+
+def apply_environment(settings: Settings) -> None:
+    """Put local.settings.json ``Values`` into the environment (unset names only), as Core Tools does."""
+    for name, value in settings.environment_updates.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+
+
+def ensure_storage(settings: Settings, console: HostConsole) -> azurite.AzuriteProcess | None:
+    """Start Azurite when the app uses local storage and nothing answers; return the process dfx started."""
+    account = settings.storage
+    if azurite.is_running(account, timeout=0.5):
+        return None
+    if not account.is_local:
+        raise azurite.AzuriteError(
+            f"Storage account {account.describe()} does not answer.",
+            hint="Check the AzureWebJobsStorage connection string and your network.",
+        )
+
+    def port(service: str, default: int) -> int:
+        return urlsplit(account.endpoint(service)).port or default
+
+    options = azurite.AzuriteOptions(
+        location=settings.state_dir / "azurite",
+        blob_port=port("blob", 10000),
+        queue_port=port("queue", 10001),
+        table_port=port("table", 10002),
+    )
+    console.line("Storage is not running: starting Azurite (data in .dfx/azurite)…", "dim")
+    started = time.perf_counter()
+    process = azurite.start_azurite(options, log_path=settings.state_dir / AZURITE_LOG, cwd=Path(__file__).parent)
+    console.line(f"Azurite started in {(time.perf_counter() - started) * 1000:.0f} ms (pid {process.pid}).", "dim")
+    return process
+
+
+def listen_socket(port: int, host: str = "0.0.0.0") -> socket.socket:
+    """A listening TCP socket on ``port`` (shared with each restarted host under ``--watch``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AppLoadError(
+            f"Port {port} is unavailable ({exc.strerror}).",
+            hint="Stop what listens there, or choose another port with --port.",
+        ) from exc
+    sock.listen(512)
+    sock.set_inheritable(True)
+    return sock
+
+
+def unsupported_bindings(function: IndexedFunction) -> list[str]:
+    """What dfx does not run yet for ``function`` (its trigger or bindings), to say so at start."""
+    notes = []
+    if function.trigger_type not in (HTTP_TRIGGER, *DURABLE_TRIGGERS):
+        notes.append(f"{function.trigger_type} functions are indexed but not triggered by dfx yet.")
+    for binding in function.bindings:
+        if binding is function.trigger or binding.name == "$return":
+            continue
+        if binding.is_out and binding.type not in SUPPORTED_OUTPUTS:
+            notes.append(f"output binding {binding.name!r} ({binding.type}) is not written by dfx yet.")
+        elif not binding.is_out and binding.type != DURABLE_CLIENT:
+            notes.append(f"input binding {binding.name!r} ({binding.type}) receives None under dfx.")
+    return notes
+
+
+class Host:
+    """The Functions host, the durable extension's HTTP surface and the worker, in one asyncio process."""
+
+    def __init__(self, settings: Settings, console: HostConsole) -> None:
+        self.settings = settings
+        self.console = console
+        self.state = HostState()
+        self.keys: HostKeys | None = load_or_create_keys(settings.state_dir) if settings.enforce_keys else None
+        self.invoker = Invoker(settings.thread_count, str(settings.app_dir))
+        self.index = FunctionIndex()
+        self.outputs = OutputWriter(settings.values)
+
+    def client_binding(self, request: web.Request, function: IndexedFunction) -> str:
+        """The ``durableClient`` string for an invocation that came in through ``request``."""
+        binding = function.durable_client
+        hub = str(binding.settings.get("taskHub") or self.settings.hub_name) if binding else self.settings.hub_name
+        connection = (
+            str(binding.settings.get("connectionName")) if binding and binding.settings.get("connectionName") else None
+        )
+        port = self.settings.port
+        return client_binding_json(
+            f"http://localhost:{port}",
+            hub,
+            rpc_base_url=f"http://127.0.0.1:{port}/{RPC_PATH}/",
+            connection_name=connection,
+            system_key=self.keys.durable_system if self.keys else None,
+        )
+
+    def load(self) -> None:
+        """Import and index the app; on failure keep serving with the error (``--watch`` retries on change)."""
+        index = load_functions(self.settings.app_dir, self.settings.script_file, self.settings.functions)
+        try:
+            routes = build_routes(index, self.settings.route_prefix)
+        except RouteTemplateError as exc:
+            raise AppLoadError(str(exc)) from exc
+        self.index = index
+        self.state.functions = FunctionRoutes(
+            routes, self.invoker, self.console, keys=self.keys, outputs=self.outputs, client_binding=self.client_binding
+        )
+
+    async def prepare_task_hub(self) -> None:
+        async with TaskHub(self.settings.storage, self.settings.hub_name, self.settings.partition_count) as hub:
+            await hub.create()
+
+    def print_functions(self) -> None:
+        """The function table, as ``func start`` prints it."""
+        if not self.index.functions:
+            self.console.plain("No job functions found.", "yellow")
+            return
+        self.console.plain("\nFunctions:\n")
+        for function in self.index.functions:
+            if function.is_http:
+                methods = ",".join(function.methods)
+                url = f"http://localhost:{self.settings.port}/{join_route(self.settings.route_prefix, function.route)}"
+                self.console.plain(f"\t{function.name}: [{methods}] {url}", "green")
+            else:
+                self.console.plain(f"\t{function.name}: {function.trigger_type}", "green")
+            for note in unsupported_bindings(function):
+                self.console.plain(f"\t  {note}", "yellow")
+            self.console.plain()
+        if self.keys is not None:
+            self.console.plain(
+                f"Keys are enforced (--enforce-keys); stored in {self.settings.state_dir / 'keys.json'}:"
+            )
+            self.console.plain(f"\tfunction key (code=): {self.keys.function}")
+            self.console.plain(f"\tmaster key: {self.keys.master}\n")
+
+    async def serve(self, sock: socket.socket | None = None, *, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or SIGINT/SIGTERM): storage, app, HTTP; then close cleanly."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        hub_ready = asyncio.create_task(self.prepare_task_hub())
+        try:
+            await asyncio.to_thread(self.load)
+        except AppLoadError as exc:
+            if not self.settings.watch:
+                hub_ready.cancel()
+                raise
+            self.state.load_error = exc.message
+            self.console.error(exc.message)
+            if exc.details:
+                self.console.plain(exc.details, "red")
+            self.console.line("Waiting for a change to the app to try again…", "yellow")
+        try:
+            await hub_ready
+        except StorageError:
+            raise
+        runner = web.AppRunner(
+            create_app(self.state, cors=self.settings.cors, cors_credentials=self.settings.cors_credentials),
+            access_log=None,
+            handle_signals=False,
+        )
+        await runner.setup()
+        site: web.BaseSite = (
+            web.SockSite(runner, sock)
+            if sock is not None
+            else web.TCPSite(runner, "0.0.0.0", self.settings.port, reuse_address=True)
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise AppLoadError(
+                f"Port {self.settings.port} is unavailable ({exc.strerror}).",
+                hint="Stop what listens there, or choose another port with --port.",
+            ) from exc
+        if self.state.load_error is None:
+            self.print_functions()
+        self.console.line(f"Host started ({process_age_ms():.0f} ms)", "bold")
+        self.console.line(f"Task hub {self.settings.hub_name} on {self.settings.storage.describe()}", "dim")
+        try:
+            await stop.wait()
+        finally:
+            self.console.line("Stopping host…", "dim")
+            await runner.cleanup()
+            await self.outputs.close()
+            self.invoker.close()
+
+
+def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole) -> None:
+    """Serve one host in this process until interrupted (the body of ``dfx start --no-watch``)."""
+    install_logging(console)
+    apply_environment(settings)
+    for notice in settings.notices:
+        console.warning(notice)
+    started = ensure_storage(settings, console) if fd is None else None
+    sock = socket.socket(fileno=fd) if fd is not None else None
+    try:
+        asyncio.run(Host(settings, console).serve(sock))
+    finally:
+        if started is not None:
+            started.stop()
+            console.line("Azurite stopped.", "dim")

@@ -1,0 +1,99 @@
+"""Hot reload for ``dfx start --watch``: a small parent process that restarts the host when the app changes.
+
+The parent owns the listening socket and Azurite; each host is a child that inherits the socket, so requests
+that arrive during a restart wait in the backlog instead of being refused. State lives in storage, so a
+restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from watchfiles import Change, DefaultFilter, watch
+
+from dfx.emulator.config import HOST_JSON, LOCAL_SETTINGS, Settings
+from dfx.emulator.host import ensure_storage, listen_socket
+from dfx.emulator.logs import HostConsole
+
+WATCHED_NAMES = (HOST_JSON, LOCAL_SETTINGS)
+IGNORED_DIRS = (".dfx", ".venv", "venv", "node_modules", ".git", "__pycache__", ".python_packages", "__azurite_db")
+
+
+class AppFilter(DefaultFilter):
+    """Python files, host.json and local.settings.json of the app — not dfx's own files or virtualenvs."""
+
+    def __init__(self) -> None:
+        super().__init__(ignore_dirs=IGNORED_DIRS)
+
+    def __call__(self, change: Change, path: str) -> bool:
+        name = Path(path).name
+        return super().__call__(change, path) and (name.endswith(".py") or name in WATCHED_NAMES)
+
+
+class Supervisor:
+    """Runs the host as a child process and replaces it whenever a watched file changes."""
+
+    def __init__(self, settings: Settings, child_args: Sequence[str], console: HostConsole) -> None:
+        self.settings = settings
+        self.child_args = list(child_args)
+        self.console = console
+        self.stop_event = threading.Event()
+        self.child: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, fd: int) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "dfx", "start", *self.child_args, "--listen-fd", str(fd)]
+        return subprocess.Popen(command, pass_fds=(fd,))
+
+    def _stop_child(self) -> None:
+        child, self.child = self.child, None
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def run(self) -> int:
+        """Serve until Ctrl-C; return the exit code."""
+        started = ensure_storage(self.settings, self.console)
+        sock = listen_socket(self.settings.port)
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def request_stop(signum: int, frame: object) -> None:
+            self.stop_event.set()
+
+        for sig in previous:
+            signal.signal(sig, request_stop)
+        try:
+            self.child = self._spawn(sock.fileno())
+            for changes in watch(
+                self.settings.app_dir,
+                watch_filter=AppFilter(),
+                stop_event=self.stop_event,
+                debounce=200,
+                step=50,
+                yield_on_timeout=False,
+                raise_interrupt=False,
+            ):
+                names = sorted({Path(path).name for _, path in changes})
+                self.console.line(f"Detected changes in {', '.join(names)}. Restarting the host…", "cyan")
+                self._stop_child()
+                self.child = self._spawn(sock.fileno())
+            return 0
+        finally:
+            self._stop_child()
+            sock.close()
+            for sig, handler in previous.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(sig, handler)
+            if started is not None:
+                started.stop()
+                self.console.line("Azurite stopped.", "dim")
