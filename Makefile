@@ -21,7 +21,7 @@ $(NODE_OK): package.json package-lock.json
 	@touch $@
 
 run: setup
-	$(BIN)/python samples/storage_demo/demo.py
+	$(BIN)/dfx start samples/hello_http $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -13,8 +13,10 @@ from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
+from rich.markdown import Markdown
 
 from bench.azurite import REPO_ROOT, running_azurite
+from bench.host import host_section, measure_host
 from bench.machine import this_machine
 from bench.report import rich_table, write_benchmarks
 from bench.suite import run_suite
@@ -60,14 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with running_azurite(Path(workdir)) as account:
                 results = asyncio.run(run_suite(account, plan, progress))
-        except DfxError as exc:
+                host = measure_host(account, runs=3 if args.quick else 7, requests=200 if args.quick else 2000,
+                                    progress=progress)  # fmt: skip
+        except (DfxError, RuntimeError) as exc:
             console.print(f"[red]bench failed:[/] {exc}", highlight=False)
             if exc.hint:
                 console.print(exc.hint, highlight=False)
             return 1
     console.print(rich_table(results))
+    console.print(Markdown(host_section(host)))
     if output is not None:
-        write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC))
+        write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC), host_section(host))
         console.print(f"wrote {output}")
     console.print(f"bench took {time.perf_counter() - started:.1f} s")
     return 0

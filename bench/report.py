@@ -13,10 +13,10 @@ from bench.machine import Machine
 from bench.timing import ROUNDS, Plan
 
 TITLE = "# dfx benchmarks"
-OWNED_SECTIONS = ("Machine", "How to reproduce", "Storage layer")
-HOST_AND_ENGINE = """## Host and engine
+OWNED_SECTIONS = ("Machine", "How to reproduce", "Storage layer", "Host", "Host and engine")
+ENGINE = """## Durable engine
 
-_Not measured yet: arrives with issues 3-5 (the functions host and the durable engine). Add those figures
+_Not measured yet: arrives with issues 4-5 (orchestrations, activities, entities). Add those figures
 here, produced by `python -m bench` like the storage layer's._
 """
 _SECTION = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
@@ -86,7 +86,9 @@ def storage_section(figures: list[Figure], plan: Plan) -> str:
     )
 
 
-def document(figures: list[Figure], plan: Plan, machine: Machine, when: datetime, kept: list[str]) -> str:
+def document(
+    figures: list[Figure], plan: Plan, machine: Machine, when: datetime, kept: list[str], host: str = ""
+) -> str:
     """The whole BENCHMARKS.md: title, date, machine, reproduction, storage figures, then ``kept`` sections."""
     machine_rows = [
         ("CPUs (`os.cpu_count()`)", str(machine.cpus)),
@@ -119,7 +121,8 @@ def document(figures: list[Figure], plan: Plan, machine: Machine, when: datetime
         "",
         storage_section(figures, plan),
     ]
-    parts += kept or [HOST_AND_ENGINE]
+    parts += [host] if host else []
+    parts += kept or [ENGINE]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -135,10 +138,12 @@ def kept_sections(existing: str) -> list[str]:
     return kept
 
 
-def write_benchmarks(path: Path, figures: list[Figure], plan: Plan, machine: Machine, when: datetime) -> None:
+def write_benchmarks(
+    path: Path, figures: list[Figure], plan: Plan, machine: Machine, when: datetime, host: str = ""
+) -> None:
     """Rewrite ``path`` with these figures, carrying over sections the bench does not own."""
     try:
         existing = path.read_text()
     except FileNotFoundError:
         existing = ""
-    path.write_text(document(figures, plan, machine, when, kept_sections(existing)))
+    path.write_text(document(figures, plan, machine, when, kept_sections(existing), host))

@@ -39,7 +39,9 @@ def test_context_parameter_gets_no_binding_but_must_be_annotated_context():
     def bad(req: func.HttpRequest, context: int) -> str: ...
 
     assert check_function("good", good, HTTP_BINDINGS).requires_context
-    with pytest.raises(FunctionLoadError, match='"context" parameter is expected to be of type azure.functions.Context'):
+    with pytest.raises(
+        FunctionLoadError, match=r'"context" parameter is expected to be of type azure\.functions\.Context'
+    ):
         check_function("bad", bad, HTTP_BINDINGS)
 
 

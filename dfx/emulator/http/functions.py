@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
-from dfx.emulator.http.routes import RouteTemplate, join_route, parse_route
 
 from dfx.emulator.http.keys import HostKeys
+from dfx.emulator.http.routes import RouteTemplate, join_route, parse_route
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.outputs import OutputWriter
 from dfx.emulator.worker.converters import ConversionError, HttpResult, build_http_request, encode_http_result

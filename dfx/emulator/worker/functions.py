@@ -204,7 +204,7 @@ def check_function(name: str, fn: Callable[..., Any], bindings: Iterable[Binding
         if _is_out_annotation(return_annotation):
             raise FunctionLoadError(name, "return annotation should not be azure.functions.Out")
         checkable = isinstance(return_annotation, type) and not _has_implicit_output(return_type)
-        if checkable and not _accepts_output(return_type, return_annotation):
+        if checkable and isinstance(return_annotation, type) and not _accepts_output(return_type, return_annotation):
             raise FunctionLoadError(
                 name,
                 f'Python return annotation "{return_annotation.__name__}" does not match binding type "{return_type}"',

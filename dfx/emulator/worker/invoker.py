@@ -72,7 +72,7 @@ class _RetryContext:
         return None
 
 
-class InvocationContext(func.Context):  # type: ignore[misc]
+class InvocationContext(func.Context):
     """The ``azure.functions.Context`` handed to a parameter named ``context``."""
 
     def __init__(self, invocation_id: str, function_name: str, function_directory: str, trace_parent: str = "") -> None:
@@ -97,19 +97,19 @@ class InvocationContext(func.Context):  # type: ignore[misc]
         return self._function_directory
 
     @property
-    def trace_context(self) -> _TraceContext:
+    def trace_context(self) -> Any:  # duck-typed like the worker's own TraceContext
         return self._trace
 
     @property
-    def retry_context(self) -> _RetryContext:
+    def retry_context(self) -> Any:
         return self._retry
 
     @property
-    def thread_local_storage(self) -> threading.local:
+    def thread_local_storage(self) -> Any:  # the worker hands out a threading.local instance
         return self._local
 
 
-class OutValue(func.Out):  # type: ignore[misc]
+class OutValue(func.Out):
     """An output binding's value holder: the function calls ``set``, the host reads it afterwards."""
 
     def __init__(self) -> None:
