@@ -54,6 +54,9 @@ def main() -> None:
         app(standalone_mode=False)
     except DfxError as exc:
         err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        details = getattr(exc, "details", "")
+        if details:
+            err.print(details, markup=False, highlight=False, style="dim")
         if exc.hint:
             err.print(f"[dim]hint: {exc.hint}[/]")
         raise SystemExit(1) from None

@@ -1,0 +1,118 @@
+"""Hot reload and load errors: edits are served after a restart, broken apps say where, and recover."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import APPS, HostLauncher, RunningHost, call
+
+pytestmark = pytest.mark.azurite
+
+
+def eventually(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {timeout} s (last: {last!r})")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_an_edit_to_function_app_is_served_after_reload(start_host: HostLauncher):
+    host = start_host(APPS / "http_app")
+    assert call("GET", f"{host.url}/api/version").text == "v1"
+    edit(host.app_dir / "function_app.py", 'return "v1"', 'return "v2"')
+    eventually(lambda: call("GET", f"{host.url}/api/version").text == "v2")
+    host.wait_for("Detected changes in function_app.py")
+
+
+def test_a_syntax_error_names_file_and_line_and_the_host_recovers_when_fixed(start_host: HostLauncher):
+    host = start_host(APPS / "broken_app")
+    script = host.app_dir / "function_app.py"
+    good = script.read_text()
+    mark = len(host.lines)
+    script.write_text(good + "\ndef oops(:\n")
+    line = good.count("\n") + 2
+    host.wait_for(f"function_app.py:{line}: invalid syntax", after=mark)
+    reply = eventually(lambda: (r := call("GET", f"{host.url}/api/fine")).status == 503 and r)
+    assert "Function host is not running" in reply.text and "invalid syntax" in reply.text
+    script.write_text(good)
+    eventually(lambda: call("GET", f"{host.url}/api/fine").text == "fine")
+
+
+def run_dfx_start(app_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dfx", "start", str(app_dir), "--no-watch", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def write_app(tmp_path: Path, code: str, host_json: str = '{"version": "2.0"}') -> Path:
+    (tmp_path / "function_app.py").write_text(code)
+    (tmp_path / "host.json").write_text(host_json)
+    return tmp_path
+
+
+def test_an_import_error_without_watch_exits_with_the_users_file_and_line(tmp_path: Path, account):
+    app = write_app(tmp_path, "import azure.functions as func\napp = func.FunctionApp()\nraise RuntimeError('bad')\n")
+    result = run_dfx_start(app, env={"AzureWebJobsStorage": account.connection_string()})
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ") and "function_app.py:3: RuntimeError: bad" in first
+    assert "Traceback" in result.stderr and "site-packages" not in result.stderr
+
+
+def test_a_binding_that_does_not_match_the_signature_uses_the_workers_message(tmp_path: Path, account):
+    code = (
+        "import azure.functions as func\napp = func.FunctionApp()\n\n"
+        "@app.route(route='x')\ndef x(req: func.HttpRequest, extra) -> str:\n    return 'x'\n"
+    )
+    result = run_dfx_start(write_app(tmp_path, code), env={"AzureWebJobsStorage": account.connection_string()})
+    assert result.returncode == 1
+    assert (
+        "cannot load the x function: the following parameters are declared in Python but not in function.json: "
+        "{'extra'}" in result.stderr
+    )
+
+
+def test_two_apps_in_one_script_are_refused(tmp_path: Path, account):
+    code = "import azure.functions as func\na = func.FunctionApp()\nb = func.FunctionApp()\n"
+    result = run_dfx_start(write_app(tmp_path, code), env={"AzureWebJobsStorage": account.connection_string()})
+    assert "More than one FunctionApp or other top level function app instances are defined." in result.stderr
+
+
+def test_a_broken_host_json_names_the_file_and_line(tmp_path: Path):
+    app = write_app(tmp_path, "", host_json='{\n  "version": "2.0",\n  "extensions": {,}\n}')
+    result = run_dfx_start(app)
+    assert result.returncode == 1 and "host.json:3:" in result.stderr.splitlines()[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_local_settings_values_reach_the_environment_unless_already_set(start_host: HostLauncher, tmp_path: Path):
+    code = (
+        "import os\nimport azure.functions as func\n"
+        "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n\n"
+        "@app.route(route='env')\ndef env(req: func.HttpRequest) -> str:\n"
+        "    return os.environ.get('GREETING', '') + '|' + os.environ.get('AZURE_FUNCTIONS_ENVIRONMENT', '')\n"
+    )
+    app = write_app(tmp_path, code)
+    (app / "local.settings.json").write_text(json.dumps({"Values": {"GREETING": "hi", "AzureWebJobsStorage": "x"}}))
+    host: RunningHost = start_host(app, "--no-watch", copy=False)
+    assert call("GET", f"{host.url}/api/env").text == "hi|Development"
+    host.wait_for("Skipping 'AzureWebJobsStorage' from local settings as it's already defined")
