@@ -137,3 +137,12 @@ def test_core_tools_quickstart_app_runs_unchanged(start_host: HostLauncher):
     assert call("GET", f"{host.url}/api/http_trigger?name=Ann").text.startswith("Hello, Ann.")
     assert "Pass a name" in call("GET", f"{host.url}/api/http_trigger").text
     assert call("POST", f"{host.url}/api/http_trigger", b'{"name": "Bo"}').text.startswith("Hello, Bo.")
+
+
+def test_a_durable_client_parameter_receives_the_binding_with_management_urls(host: RunningHost):
+    data = call("GET", f"{host.url}/api/client-urls").json()
+    assert data["hub"] == "TestHubName" and data["id"] == "abc"
+    assert data["rpc"] == f"http://127.0.0.1:{host.port}/durabletask/"
+    assert data["statusQueryGetUri"] == (
+        f"http://localhost:{host.port}/runtime/webhooks/durabletask/instances/abc?taskHub=TestHubName&connection=Storage"
+    )

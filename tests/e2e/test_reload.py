@@ -116,3 +116,18 @@ def test_local_settings_values_reach_the_environment_unless_already_set(start_ho
     host: RunningHost = start_host(app, "--no-watch", copy=False)
     assert call("GET", f"{host.url}/api/env").text == "hi|Development"
     host.wait_for("Skipping 'AzureWebJobsStorage' from local settings as it's already defined")
+
+
+def test_local_storage_that_does_not_answer_is_started_and_stopped_with_the_host(start_host: HostLauncher, tmp_path):
+    from dfx.emulator.storage.connection import development_storage
+    from tests.conftest import free_port
+
+    account = development_storage(blob_port=free_port(), queue_port=free_port(), table_port=free_port())
+    start_host.account = account  # the host gets this connection string, on which nothing listens yet
+    host = start_host(APPS / "broken_app", "--no-watch", wait=None)
+    host.wait_for("Storage is not running: starting Azurite", timeout=20)
+    host.wait_for("Host started", timeout=30)
+    assert call("GET", f"{host.url}/api/fine").text == "fine"
+    assert (host.app_dir / ".dfx" / "azurite").is_dir()
+    assert host.stop() == 0
+    assert "Azurite stopped." in host.output

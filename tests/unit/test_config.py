@@ -68,3 +68,62 @@ def test_an_undefined_setting_reference_is_named(tmp_path):
     write(tmp_path, "host.json", {"extensions": {"durableTask": {"hubName": "%NOPE%"}}})
     with pytest.raises(ConfigError, match="%NOPE%"):
         load_settings(tmp_path, environ={})
+
+
+def test_host_json_durable_options_and_route_prefix(tmp_path):
+    write(tmp_path, "host.json", {"version": "2.0", "extensions": {
+        "http": {"routePrefix": "/v1/"},
+        "durableTask": {"maxConcurrentActivityFunctions": 3, "storageProvider": {
+            "maxQueuePollingInterval": "00:00:05", "controlQueueBatchSize": 8}}}})  # fmt: skip
+    settings = load_settings(tmp_path, environ={})
+    assert settings.route_prefix == "v1"
+    assert settings.durable.max_queue_polling_interval == 5.0
+    assert settings.durable.control_queue_batch_size == 8
+    assert settings.durable.max_concurrent_activity_functions == 3
+
+
+def test_other_storage_providers_get_a_notice_and_azure_storage_is_used(tmp_path):
+    write(tmp_path, "host.json", {"version": "2.0", "extensions": {"durableTask": {
+        "storageProvider": {"type": "azureManaged"}}}})  # fmt: skip
+    settings = load_settings(tmp_path, environ={})
+    assert any("'azureManaged' is not supported" in n for n in settings.notices)
+
+
+def test_local_settings_host_section_sets_port_and_cors_unless_flags_do(tmp_path):
+    write(tmp_path, "local.settings.json", {"Values": {}, "Host": {"LocalHttpPort": 7099, "CORS": "http://a,http://b"}})
+    settings = load_settings(tmp_path, environ={})
+    assert settings.port == 7099 and settings.cors == ("http://a", "http://b")
+    assert load_settings(tmp_path, environ={}, port=8000, cors="*").cors == ("*",)
+
+
+def test_values_already_in_the_environment_are_skipped_with_core_tools_words(tmp_path):
+    write(tmp_path, "local.settings.json", {"Values": {"A": "file", "B": "file"}})
+    settings = load_settings(tmp_path, environ={"A": "env"})
+    assert settings.environment_updates == {"B": "file"} and settings.values["A"] == "env"
+    assert "Skipping 'A' from local settings as it's already defined in current environment variables." in (
+        settings.notices
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        ({"version": "1.0"}, "version '1.0' is not supported"),
+        (
+            {"version": "2.0", "extensions": {"durableTask": {"storageProvider": {"maxQueuePollingInterval": "soon"}}}},
+            "time span",
+        ),
+        ({"version": "2.0", "extensions": {"durableTask": {"maxConcurrentActivityFunctions": 0}}}, "at least 1"),
+        ({"version": "2.0", "extensions": {"http": {"routePrefix": 5}}}, "routePrefix must be a string"),
+    ],
+)
+def test_bad_host_json_values_name_the_setting(tmp_path, host, fragment):
+    write(tmp_path, "host.json", host)
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(tmp_path, environ={})
+
+
+def test_a_broken_local_settings_names_file_and_line(tmp_path):
+    write(tmp_path, "local.settings.json", '{\n  "Values": {\n    "A": "1",\n  }\n}')
+    with pytest.raises(ConfigError, match=r"local\.settings\.json:4:"):
+        load_settings(tmp_path, environ={})

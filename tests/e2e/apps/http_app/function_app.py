@@ -119,3 +119,12 @@ def admin_only(req: func.HttpRequest) -> str:
 @app.route(route="version")
 def version(req: func.HttpRequest) -> str:
     return "v1"
+
+
+@app.route(route="client-urls")
+@app.durable_client_input(client_name="client")
+async def client_urls(req: func.HttpRequest, client) -> func.HttpResponse:
+    payload = client.create_http_management_payload("abc")
+    bindings = client._orchestration_bindings  # the parsed binding string; no public accessor exists
+    body = {"hub": bindings.task_hub_name, "rpc": bindings.rpc_base_url, **payload}
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
