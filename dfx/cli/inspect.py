@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,11 +21,12 @@ from dfx.cli.console import (
     shorten,
 )
 from dfx.emulator.config import Settings
-from dfx.emulator.durable.encoding import parse_datetime
-from dfx.emulator.durable.history import OrchestrationStatus
-from dfx.emulator.storage import InstanceNotFoundError, TaskHub
-from dfx.emulator.storage.history_table import HistoryRows, row_timestamp
-from dfx.emulator.storage.instances_table import InstanceQuery, InstanceRecord
+
+if TYPE_CHECKING:  # the storage SDKs load only when a command runs, keeping `dfx start` light
+    from dfx.emulator.durable.history import OrchestrationStatus
+    from dfx.emulator.storage import TaskHub
+    from dfx.emulator.storage.history_table import HistoryRows
+    from dfx.emulator.storage.instances_table import InstanceRecord
 
 app = typer.Typer(help="Read a task hub straight from storage: histories and instances.", no_args_is_help=True)
 
@@ -59,6 +60,8 @@ STATUS_STYLES = {
 
 
 def _hub(settings: Settings) -> TaskHub:
+    from dfx.emulator.storage import TaskHub
+
     return TaskHub(settings.storage, settings.hub_name, settings.partition_count)
 
 
@@ -79,6 +82,8 @@ def _result_of(row: dict[str, Any]) -> Any:
 
 
 async def _load_history(settings: Settings, instance_id: str, execution_id: str | None) -> HistoryRows:
+    from dfx.emulator.storage import InstanceNotFoundError
+
     async with _hub(settings) as hub:
         await hub.require()
         rows = await hub.history.read_rows(instance_id, execution_id)
@@ -101,6 +106,8 @@ def history(
 
     Example: dfx inspect history 4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c --full
     """
+    from dfx.emulator.storage.history_table import row_timestamp
+
     settings = settings_for(app_dir, task_hub, connection)
     rows = run(_load_history(settings, instance_id, execution))
     if json_output:
@@ -139,6 +146,8 @@ def history(
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
+    from dfx.emulator.durable.encoding import parse_datetime
+
     if value is None:
         return None
     try:
@@ -150,6 +159,8 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
 
 
 def _parse_statuses(values: list[str] | None) -> frozenset[OrchestrationStatus]:
+    from dfx.emulator.durable.history import OrchestrationStatus
+
     found = set()
     for value in values or []:
         for name in value.replace(",", " ").split():
@@ -200,6 +211,8 @@ def instances(
 
     Example: dfx inspect instances --runtime-status Failed --created-after 2026-01-01T00:00:00Z
     """
+    from dfx.emulator.storage.instances_table import InstanceQuery
+
     settings = settings_for(app_dir, task_hub, connection)
     query = InstanceQuery(
         statuses=_parse_statuses(runtime_status),

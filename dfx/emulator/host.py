@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -23,7 +24,6 @@ from dfx.emulator.http.server import HostState, create_app
 from dfx.emulator.logs import HostConsole, install_logging
 from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
 from dfx.emulator.outputs import OutputWriter
-from dfx.emulator.storage import TaskHub
 from dfx.emulator.storage.errors import StorageError
 from dfx.emulator.worker.errors import AppLoadError
 from dfx.emulator.worker.functions import (
@@ -132,6 +132,8 @@ class Host:
         self.invoker = Invoker(settings.thread_count, str(settings.app_dir))
         self.index = FunctionIndex()
         self.outputs = OutputWriter(settings.values)
+        self.hub_ready: asyncio.Task[None] | None = None
+        """Creation of the task hub, started once HTTP is served; durable work awaits it."""
 
     def client_binding(self, request: web.Request, function: IndexedFunction) -> str:
         """The ``durableClient`` string for an invocation that came in through ``request``."""
@@ -162,8 +164,24 @@ class Host:
         )
 
     async def prepare_task_hub(self) -> None:
-        async with TaskHub(self.settings.storage, self.settings.hub_name, self.settings.partition_count) as hub:
-            await hub.create()
+        """Create the task hub (idempotent); the Azure SDKs load in a thread so HTTP is served meanwhile."""
+        taskhub = await asyncio.to_thread(importlib.import_module, "dfx.emulator.storage.taskhub")
+        started = time.perf_counter()
+        try:
+            async with taskhub.TaskHub(
+                self.settings.storage, self.settings.hub_name, self.settings.partition_count
+            ) as hub:
+                await hub.create()
+        except StorageError as exc:
+            self.console.error(f"Task hub {self.settings.hub_name} is not ready: {exc.message}")
+            if exc.hint:
+                self.console.line(exc.hint, "yellow")
+            raise
+        self.console.line(
+            f"Task hub {self.settings.hub_name} ready on {self.settings.storage.describe()} "
+            f"({(time.perf_counter() - started) * 1000:.0f} ms)",
+            "dim",
+        )
 
     def print_functions(self) -> None:
         """The function table, as ``func start`` prints it."""
@@ -195,22 +213,16 @@ class Host:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        hub_ready = asyncio.create_task(self.prepare_task_hub())
         try:
             await asyncio.to_thread(self.load)
         except AppLoadError as exc:
             if not self.settings.watch:
-                hub_ready.cancel()
                 raise
             self.state.load_error = exc.message
             self.console.error(exc.message)
             if exc.details:
                 self.console.plain(exc.details, "red")
             self.console.line("Waiting for a change to the app to try again…", "yellow")
-        try:
-            await hub_ready
-        except StorageError:
-            raise
         runner = web.AppRunner(
             create_app(self.state, cors=self.settings.cors, cors_credentials=self.settings.cors_credentials),
             access_log=None,
@@ -233,11 +245,13 @@ class Host:
         if self.state.load_error is None:
             self.print_functions()
         self.console.line(f"Host started ({process_age_ms() - self.waited_ms:.0f} ms)", "bold")
-        self.console.line(f"Task hub {self.settings.hub_name} on {self.settings.storage.describe()}", "dim")
+        self.hub_ready = asyncio.create_task(self.prepare_task_hub())
         try:
             await stop.wait()
         finally:
             self.console.line("Stopping host…", "dim")
+            if self.hub_ready is not None and not self.hub_ready.done():
+                self.hub_ready.cancel()
             await runner.cleanup()
             await self.outputs.close()
             self.invoker.close()

@@ -6,15 +6,15 @@ import base64
 import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any
-
-from azure.core.exceptions import ResourceExistsError
+from typing import TYPE_CHECKING, Any
 
 from dfx.emulator.config import STORAGE_SETTING
-from dfx.emulator.storage.clients import StorageClients
 from dfx.emulator.storage.connection import parse_connection_string
 from dfx.emulator.worker.errors import AppLoadError
 from dfx.emulator.worker.functions import IndexedFunction
+
+if TYPE_CHECKING:
+    from dfx.emulator.storage.clients import StorageClients
 
 QUEUE = "queue"
 SUPPORTED = (QUEUE, "http")
@@ -51,6 +51,8 @@ class OutputWriter:
         if not connection:
             raise AppLoadError(f"The output binding's connection setting {setting!r} is not set.")
         if connection not in self._clients:
+            from dfx.emulator.storage.clients import StorageClients
+
             self._clients[connection] = StorageClients(parse_connection_string(connection))
         return self._clients[connection]
 
@@ -64,6 +66,8 @@ class OutputWriter:
             clients = self._clients_for(setting)
             queue = clients.queues.get_queue_client(queue_name)
             if (setting, queue_name) not in self._created:
+                from azure.core.exceptions import ResourceExistsError
+
                 with contextlib.suppress(ResourceExistsError):
                     await queue.create_queue()
                 self._created.add((setting, queue_name))
