@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -52,12 +54,7 @@ def start(
         verbose=verbose,
         watch=watch,
     )
-    from dfx.emulator.logs import HostConsole
-
-    console = HostConsole(verbose=verbose)
     if watch and listen_fd is None:
-        from dfx.emulator.supervisor import Supervisor
-
         child_args = [str(settings.app_dir), "--port", str(settings.port)]
         child_args += [arg for name in names for arg in ("--functions", name)]
         child_args += ["--task-hub", task_hub] if task_hub else []
@@ -65,9 +62,13 @@ def start(
         child_args += ["--cors-credentials"] if cors_credentials else []
         child_args += ["--verbose"] if verbose else []
         child_args += ["--enforce-keys"] if enforce_keys else []
-        raise typer.Exit(Supervisor(settings, child_args, console).run())
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "dfx.emulator.supervisor", *child_args])
 
     from dfx.emulator.host import run_host
+    from dfx.emulator.logs import HostConsole
 
     # A host under a supervisor stays up when the app fails to load: the next change restarts it.
-    run_host(dataclasses.replace(settings, watch=listen_fd is not None), fd=listen_fd, console=console)
+    run_host(
+        dataclasses.replace(settings, watch=listen_fd is not None), fd=listen_fd, console=HostConsole(verbose=verbose)
+    )

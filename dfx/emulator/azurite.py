@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -331,4 +332,35 @@ def stop_recorded(state_dir: Path) -> AzuriteProcess | None:
     if process is not None:
         process.stop()
     (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return process
+
+
+def ensure_azurite(
+    account: StorageAccount, *, data_dir: Path, log_path: Path, say: Callable[[str], None]
+) -> AzuriteProcess | None:
+    """Start Azurite for ``account`` when it is local and does not answer; return the process started, if any.
+
+    ``say`` tells the user what happens. A remote account that does not answer is an error, never started.
+    """
+    if is_running(account, timeout=0.5):
+        return None
+    if not account.is_local:
+        raise AzuriteError(
+            f"Storage account {account.describe()} does not answer.",
+            hint="Check the AzureWebJobsStorage connection string and your network.",
+        )
+
+    def port(service: str, default: int) -> int:
+        return urlsplit(account.endpoint(service)).port or default
+
+    options = AzuriteOptions(
+        location=data_dir,
+        blob_port=port("blob", 10000),
+        queue_port=port("queue", 10001),
+        table_port=port("table", 10002),
+    )
+    say(f"Storage is not running: starting Azurite (data in {data_dir})…")
+    started = time.perf_counter()
+    process = start_azurite(options, log_path=log_path, cwd=Path(__file__).parent)
+    say(f"Azurite started in {(time.perf_counter() - started) * 1000:.0f} ms (pid {process.pid}).")
     return process

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 import signal
 import socket
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -37,6 +37,7 @@ from dfx.emulator.worker.invoker import Invoker
 from dfx.emulator.worker.loader import load_functions
 
 AZURITE_LOG = "azurite.log"
+log = logging.getLogger(__name__)
 
 
 def process_age_ms() -> float:
@@ -58,50 +59,6 @@ def apply_environment(settings: Settings) -> None:
     for name, value in settings.environment_updates.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
-
-
-def ensure_storage(settings: Settings, console: HostConsole) -> azurite.AzuriteProcess | None:
-    """Start Azurite when the app uses local storage and nothing answers; return the process dfx started."""
-    account = settings.storage
-    if azurite.is_running(account, timeout=0.5):
-        return None
-    if not account.is_local:
-        raise azurite.AzuriteError(
-            f"Storage account {account.describe()} does not answer.",
-            hint="Check the AzureWebJobsStorage connection string and your network.",
-        )
-
-    def port(service: str, default: int) -> int:
-        return urlsplit(account.endpoint(service)).port or default
-
-    options = azurite.AzuriteOptions(
-        location=settings.state_dir / "azurite",
-        blob_port=port("blob", 10000),
-        queue_port=port("queue", 10001),
-        table_port=port("table", 10002),
-    )
-    console.line("Storage is not running: starting Azurite (data in .dfx/azurite)…", "dim")
-    started = time.perf_counter()
-    process = azurite.start_azurite(options, log_path=settings.state_dir / AZURITE_LOG, cwd=Path(__file__).parent)
-    console.line(f"Azurite started in {(time.perf_counter() - started) * 1000:.0f} ms (pid {process.pid}).", "dim")
-    return process
-
-
-def listen_socket(port: int, host: str = "0.0.0.0") -> socket.socket:
-    """A listening TCP socket on ``port`` (shared with each restarted host under ``--watch``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise AppLoadError(
-            f"Port {port} is unavailable ({exc.strerror}).",
-            hint="Stop what listens there, or choose another port with --port.",
-        ) from exc
-    sock.listen(512)
-    sock.set_inheritable(True)
-    return sock
 
 
 def unsupported_bindings(function: IndexedFunction) -> list[str]:
@@ -159,6 +116,8 @@ class Host:
         except RouteTemplateError as exc:
             raise AppLoadError(str(exc)) from exc
         self.index = index
+        for route in routes:
+            log.debug("route %s %s -> %s", ",".join(route.function.methods), route.path, route.function.name)
         self.state.functions = FunctionRoutes(
             routes, self.invoker, self.console, keys=self.keys, outputs=self.outputs, client_binding=self.client_binding
         )
@@ -209,6 +168,15 @@ class Host:
     async def serve(self, sock: socket.socket | None = None, *, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or SIGINT/SIGTERM): storage, app, HTTP; then close cleanly."""
         stop = stop or asyncio.Event()
+        log.debug(
+            "app %s, script %s, hub %s (%d partitions), route prefix %r, %d worker threads",
+            self.settings.app_dir,
+            self.settings.script_file,
+            self.settings.hub_name,
+            self.settings.partition_count,
+            self.settings.route_prefix,
+            self.settings.thread_count,
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -264,7 +232,16 @@ def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole)
     for notice in settings.notices:
         console.warning(notice)
     before = time.perf_counter()
-    started = ensure_storage(settings, console) if fd is None else None
+    started = (
+        azurite.ensure_azurite(
+            settings.storage,
+            data_dir=settings.state_dir / "azurite",
+            log_path=settings.state_dir / AZURITE_LOG,
+            say=lambda text: console.line(text, "dim"),
+        )
+        if fd is None
+        else None
+    )
     waited_ms = (time.perf_counter() - before) * 1000 if started is not None else 0.0
     sock = socket.socket(fileno=fd) if fd is not None else None
     try:

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.markup import escape
 
-from dfx.emulator.worker.invoker import current_invocation
+
+@dataclass(frozen=True)
+class InvocationInfo:
+    """Which function an invocation runs, for log lines written while it runs."""
+
+    function_name: str
+    invocation_id: str
+
+
+#: The invocation whose code is running in this task or thread (log records are attributed to it).
+current_invocation: contextvars.ContextVar[InvocationInfo | None] = contextvars.ContextVar(
+    "dfx_current_invocation", default=None
+)
+
 
 LEVEL_STYLES = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICAL: "bold red"}
 
 
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("[%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z]"
+def stamp() -> str:
+    """The ``[2024-05-01T10:00:00.123Z]`` prefix of every host line, as ``func start`` writes it."""
+    now = datetime.now(UTC)
+    return now.strftime("[%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z]"
 
 
 class HostConsole:
@@ -25,9 +42,9 @@ class HostConsole:
         self.console = console or Console(highlight=False, soft_wrap=True, file=sys.stdout)
         self.verbose = verbose
 
-    def line(self, text: str, style: str | None = None, *, stamp: bool = True) -> None:
+    def line(self, text: str, style: str | None = None) -> None:
         body = f"[{style}]{escape(text)}[/]" if style else escape(text)
-        prefix = f"[dim]{escape(_stamp())}[/] " if stamp else ""
+        prefix = f"[dim]{escape(stamp())}[/] "
         self.console.print(prefix + body, highlight=False)
 
     def plain(self, text: str = "", style: str | None = None) -> None:

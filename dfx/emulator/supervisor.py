@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,9 +18,11 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, watch
 
-from dfx.emulator.config import HOST_JSON, LOCAL_SETTINGS, Settings
-from dfx.emulator.host import ensure_storage, listen_socket
+from dfx.emulator import azurite
+from dfx.emulator.config import HOST_JSON, LOCAL_SETTINGS, Settings, load_settings
 from dfx.emulator.logs import HostConsole
+from dfx.emulator.worker.errors import AppLoadError
+from dfx.errors import DfxError
 
 WATCHED_NAMES = (HOST_JSON, LOCAL_SETTINGS)
 IGNORED_DIRS = (".dfx", ".venv", "venv", "node_modules", ".git", "__pycache__", ".python_packages", "__azurite_db")
@@ -34,6 +37,23 @@ class AppFilter(DefaultFilter):
     def __call__(self, change: Change, path: str) -> bool:
         name = Path(path).name
         return super().__call__(change, path) and (name.endswith(".py") or name in WATCHED_NAMES)
+
+
+def listen_socket(port: int, host: str = "0.0.0.0") -> socket.socket:
+    """A listening TCP socket on ``port`` (shared with each restarted host under ``--watch``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AppLoadError(
+            f"Port {port} is unavailable ({exc.strerror}).",
+            hint="Stop what listens there, or choose another port with --port.",
+        ) from exc
+    sock.listen(512)
+    sock.set_inheritable(True)
+    return sock
 
 
 class Supervisor:
@@ -61,9 +81,21 @@ class Supervisor:
             child.kill()
             child.wait()
 
+    def _report_exit(self) -> None:
+        """Say once when the host died on its own (it is restarted on the next change)."""
+        child = self.child
+        if child is not None and child.poll() is not None and not self.stop_event.is_set():
+            self.console.error(f"The host exited with code {child.returncode}; waiting for a change to restart it.")
+            self.child = None
+
     def run(self) -> int:
         """Serve until Ctrl-C; return the exit code."""
-        started = ensure_storage(self.settings, self.console)
+        started = azurite.ensure_azurite(
+            self.settings.storage,
+            data_dir=self.settings.state_dir / "azurite",
+            log_path=self.settings.state_dir / "azurite.log",
+            say=lambda text: self.console.line(text, "dim"),
+        )
         sock = listen_socket(self.settings.port)
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
@@ -80,9 +112,13 @@ class Supervisor:
                 stop_event=self.stop_event,
                 debounce=200,
                 step=50,
-                yield_on_timeout=False,
+                rust_timeout=1000,
+                yield_on_timeout=True,
                 raise_interrupt=False,
             ):
+                if not changes:
+                    self._report_exit()
+                    continue
                 names = sorted({Path(path).name for _, path in changes})
                 self.console.line(f"Detected changes in {', '.join(names)}. Restarting the host…", "cyan")
                 self._stop_child()
@@ -97,3 +133,24 @@ class Supervisor:
             if started is not None:
                 started.stop()
                 self.console.line("Azurite stopped.", "dim")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dfx.emulator.supervisor APP_DIR --port N [host args…]``, exec'd by ``dfx start --watch``.
+
+    Running as its own small program (not inside the CLI) keeps the parent process's memory low.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    console = HostConsole()
+    try:
+        settings = load_settings(args[0], port=int(args[args.index("--port") + 1]))
+        return Supervisor(settings, args, console).run()
+    except DfxError as exc:
+        console.error(f"error: {exc.message}")
+        if exc.hint:
+            console.line(f"hint: {exc.hint}", "dim")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

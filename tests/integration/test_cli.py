@@ -117,7 +117,7 @@ def test_bad_input_is_a_one_line_error(args, fragment):
 def test_every_command_has_help_with_an_example():
     for command in (
         ["inspect", "history"], ["inspect", "instances"],
-        ["azurite", "start"], ["azurite", "stop"], ["azurite", "status"], ["azurite", "install"],
+        ["azurite", "start"], ["azurite", "stop"], ["azurite", "status"], ["azurite", "install"], ["start"],
     ):  # fmt: skip
         result = invoke(*command, "--help")
         assert result.exit_code == 0 and "Example: dfx" in result.output, command

@@ -14,21 +14,8 @@ from typing import Any
 
 import azure.functions as func
 
+from dfx.emulator.logs import InvocationInfo, current_invocation
 from dfx.emulator.worker.functions import IndexedFunction
-
-
-@dataclass(frozen=True)
-class InvocationInfo:
-    """Which function an invocation runs, for log lines written while it runs."""
-
-    function_name: str
-    invocation_id: str
-
-
-#: The invocation whose code is running in this task or thread (log records are attributed to it).
-current_invocation: contextvars.ContextVar[InvocationInfo | None] = contextvars.ContextVar(
-    "dfx_current_invocation", default=None
-)
 
 
 class _TraceContext:
