@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
 
 from dfx.emulator.storage.clients import StorageClients, storage_call
 
@@ -72,3 +74,28 @@ class PartitionsTable:
         except ResourceNotFoundError:
             return []
         return sorted((PartitionLease.from_entity(e) for e in rows), key=lambda p: p.queue_name)
+
+    @storage_call
+    async def replace(self, lease: PartitionLease) -> bool:
+        """Write ``lease`` back with Replace + If-Match on its ETag; False when another worker changed it."""
+        entity = {
+            "PartitionKey": "",
+            "RowKey": lease.queue_name,
+            "CurrentOwner": lease.current_owner,
+            "NextOwner": lease.next_owner,
+            "OwnedSince": lease.owned_since,
+            "LastRenewal": lease.last_renewal,
+            "ExpiresAt": lease.expires_at,
+            "IsDraining": lease.is_draining,
+        }
+        entity = {k: v for k, v in entity.items() if v is not None}
+        try:
+            metadata = await self._table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=lease.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except HttpResponseError as exc:
+            if exc.status_code in (409, 412):
+                return False
+            raise
+        lease.etag = metadata.get("etag")
+        return True

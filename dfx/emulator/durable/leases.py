@@ -1,0 +1,43 @@
+"""Partition ownership decisions for the table partition manager (storage-layout §6.3), as pure functions."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from datetime import datetime, timedelta
+
+from dfx.emulator.storage.partitions import PartitionLease
+
+CLAIM_DURATION = timedelta(minutes=1)
+LEASE_INTERVAL = timedelta(seconds=30)
+RENEW_INTERVAL = 10.0  # seconds between rounds (LeaseRenewInterval / LeaseAcquireInterval)
+
+
+def worker_id() -> str:
+    """This process's owner string: the machine name, made unique per process so two hosts never share one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_or_renew(lease: PartitionLease, me: str, now: datetime) -> PartitionLease | None:
+    """The row after this round (claimed or renewed), or None when it belongs to someone else."""
+    expired = lease.expires_at is None or now >= lease.expires_at
+    free = lease.current_owner is None and lease.next_owner is None
+    if lease.current_owner == me and lease.next_owner is None:
+        return dataclasses.replace(lease, last_renewal=now, expires_at=now + LEASE_INTERVAL)
+    if free or (expired and lease.current_owner != me) or (lease.current_owner is None and lease.next_owner == me):
+        return dataclasses.replace(
+            lease,
+            current_owner=me,
+            next_owner=None,
+            owned_since=now,
+            last_renewal=now,
+            expires_at=now + CLAIM_DURATION,
+            is_draining=False,
+        )
+    return None
+
+
+def released(lease: PartitionLease) -> PartitionLease:
+    """The row handed back at shutdown: no owner, not draining (NextOwner kept for a waiting thief)."""
+    return dataclasses.replace(lease, current_owner=None, is_draining=False)

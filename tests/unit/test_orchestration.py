@@ -1,0 +1,159 @@
+"""Episodes as a pure function, driven through the real azure.durable_functions replay engine."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from dfx.emulator.durable.history import (
+    ExecutionCompletedEvent,
+    ExecutionStartedEvent,
+    ExecutionTerminatedEvent,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompletedEvent,
+    OrchestratorStartedEvent,
+    SubOrchestrationInstanceCreatedEvent,
+    TaskCompletedEvent,
+    TaskFailedEvent,
+    TaskScheduledEvent,
+    TimerCreatedEvent,
+    TimerFiredEvent,
+    utcnow,
+)
+from dfx.emulator.durable.orchestration import EpisodeResult, run_episode
+from dfx.emulator.worker.functions import index_function
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.orchestration_trigger(context_name="context")
+def cities(context: df.DurableOrchestrationContext):
+    first = yield context.call_activity("hello", "Tokyo")
+    second = yield context.call_activity("hello", "London")
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def retried(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity_with_retry("flaky", df.RetryOptions(1000, 2), None))
+
+
+@app.orchestration_trigger(context_name="context")
+def renamed(context: df.DurableOrchestrationContext):
+    yield context.call_activity("other", None)
+
+
+@app.orchestration_trigger(context_name="context")
+def child_and_timer(context: df.DurableOrchestrationContext):
+    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=5))
+    return (yield context.call_sub_orchestrator("cities", "x"))
+
+
+FUNCTIONS = {f.name: f for f in map(index_function, app.get_functions())}
+
+
+class Instance:
+    """Stored history of one instance, advanced episode by episode like the dispatcher does."""
+
+    def __init__(self, name: str, input_text: str | None = '"\\"in\\""') -> None:
+        self.id = "i1"
+        self.history: list[HistoryEvent] = []
+        self.started = ExecutionStartedEvent(
+            orchestration_instance=OrchestrationInstance(self.id, "e1"), name=name, input=input_text, generation=0
+        )
+        self.function = FUNCTIONS[name]
+
+    def episode(self, *events: HistoryEvent) -> EpisodeResult:
+        result = run_episode(
+            self.history, list(events), instance_id=self.id, invoke=self.function.callable, now=utcnow()
+        )
+        self.history += result.appended
+        return result
+
+
+def types(events):
+    return [type(e).__name__.removesuffix("Event") for e in events]
+
+
+def test_a_chain_schedules_one_activity_per_episode_and_completes_with_the_output():
+    instance = Instance("cities")
+    first = instance.episode(instance.started)
+    assert types(first.appended) == [
+        "OrchestratorStarted",
+        "ExecutionStarted",
+        "TaskScheduled",
+        "OrchestratorCompleted",
+    ]
+    work = first.outbound[0]
+    assert work.work_item and work.event.name == "hello" and work.event.input == '"Tokyo"' and work.event.event_id == 0
+    assert first.appended[2].input is None  # inputs are not stored in history
+    second = instance.episode(TaskCompletedEvent(task_scheduled_id=0, result='"Hello Tokyo"'))
+    assert second.outbound[0].event.event_id == 1 and second.status == OrchestrationStatus.Running
+    third = instance.episode(TaskCompletedEvent(task_scheduled_id=1, result='"Hello London"'))
+    completed = third.appended[-2]
+    assert isinstance(completed, ExecutionCompletedEvent) and completed.event_id == 2
+    assert json.loads(completed.result) == ["Hello Tokyo", "Hello London"]
+    assert third.status == OrchestrationStatus.Completed and isinstance(third.appended[-1], OrchestratorCompletedEvent)
+    assert all(e.is_played for e in instance.history if isinstance(e, (TaskCompletedEvent, ExecutionStartedEvent)))
+
+
+def test_retry_creates_a_timer_after_each_failure_and_an_extra_final_timer():
+    instance = Instance("retried")
+    instance.episode(instance.started)
+    failed = instance.episode(TaskFailedEvent(task_scheduled_id=0, reason="boom", details="d"))
+    timer = next(e for e in failed.appended if isinstance(e, TimerCreatedEvent))
+    assert timer.event_id == 1 and (timer.fire_at - failed.appended[0].timestamp) == timedelta(seconds=1)
+    again = instance.episode(TimerFiredEvent(timer_id=1, fire_at=timer.fire_at))
+    assert [e.event_id for e in again.appended if isinstance(e, TaskScheduledEvent)] == [2]
+    last = instance.episode(TaskFailedEvent(task_scheduled_id=2, reason="boom", details="d"))
+    final_timer = next(e for e in last.appended if isinstance(e, TimerCreatedEvent))
+    assert final_timer.event_id == 3 and final_timer.fire_at == last.appended[0].timestamp
+    done = instance.episode(TimerFiredEvent(timer_id=3, fire_at=final_timer.fire_at))
+    assert done.status == OrchestrationStatus.Failed
+    assert done.appended[-2].result.startswith("Orchestrator function 'retried' failed: boom")
+
+
+def test_a_changed_activity_name_is_reported_as_non_determinism():
+    instance = Instance("renamed")
+    instance.history = [
+        OrchestratorStartedEvent(),
+        instance.started,
+        TaskScheduledEvent(event_id=0, name="original"),
+        OrchestratorCompletedEvent(),
+    ]
+    result = instance.episode(TaskCompletedEvent(task_scheduled_id=0, result="null"))
+    assert result.status == OrchestrationStatus.Failed
+    assert result.appended[-2].result.startswith(
+        "Non-Deterministic workflow detected: A previous execution of this orchestration scheduled an activity "
+        "task with sequence number 0 named 'original', but the current orchestration replay instead scheduled "
+        "an activity task named 'other'"
+    )
+
+
+def test_timers_and_sub_orchestrations_get_sequence_ids_and_messages():
+    instance = Instance("child_and_timer")
+    first = instance.episode(instance.started)
+    timer = next(e for e in first.appended if isinstance(e, TimerCreatedEvent))
+    fired = first.outbound[0]
+    assert timer.event_id == 0 and fired.visible_at == timer.fire_at and isinstance(fired.event, TimerFiredEvent)
+    second = instance.episode(TimerFiredEvent(timer_id=0, fire_at=timer.fire_at))
+    created = next(e for e in second.appended if isinstance(e, SubOrchestrationInstanceCreatedEvent))
+    start = second.outbound[0].event
+    assert created.event_id == 1 and created.instance_id == "e1:1"
+    assert isinstance(start, ExecutionStartedEvent) and start.input == '"\\"x\\""'
+    assert (
+        start.parent_instance.task_schedule_id == 1 and start.parent_instance.orchestration_instance.instance_id == "i1"
+    )
+
+
+def test_terminate_completes_without_running_user_code():
+    instance = Instance("cities")
+    instance.episode(instance.started)
+    result = instance.episode(ExecutionTerminatedEvent(input="stop"))
+    assert not result.ran_orchestrator and result.status == OrchestrationStatus.Terminated
+    assert result.appended[-2].orchestration_status == OrchestrationStatus.Terminated
