@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from dfx.emulator import azurite
 from dfx.emulator.config import Settings
-from dfx.emulator.durable.client_binding import RPC_PATH, client_binding_json
-from dfx.emulator.http.functions import FunctionRoutes, build_routes
+from dfx.emulator.durable.client_binding import RPC_PATH, WEBHOOK_PATH, client_binding_json
+from dfx.emulator.http.functions import FunctionRoutes, build_routes, supplied_key
 from dfx.emulator.http.keys import HostKeys, load_or_create_keys
 from dfx.emulator.http.routes import RouteTemplateError, join_route
 from dfx.emulator.http.server import HostState, create_app
@@ -76,6 +76,18 @@ def unsupported_bindings(function: IndexedFunction) -> list[str]:
     return notes
 
 
+def _load_durable_modules() -> Any:
+    """The storage SDKs and the engine, imported off the event loop (they take a few hundred ms)."""
+    from types import SimpleNamespace
+
+    from dfx.emulator.durable.client import DurableClient
+    from dfx.emulator.durable.engine import Engine
+    from dfx.emulator.http.management import ManagementApi
+    from dfx.emulator.storage.taskhub import TaskHub
+
+    return SimpleNamespace(TaskHub=TaskHub, Engine=Engine, DurableClient=DurableClient, ManagementApi=ManagementApi)
+
+
 class Host:
     """The Functions host, the durable extension's HTTP surface and the worker, in one asyncio process."""
 
@@ -91,6 +103,11 @@ class Host:
         self.outputs = OutputWriter(settings.values)
         self.hub_ready: asyncio.Task[None] | None = None
         """Creation of the task hub, started once HTTP is served; durable work awaits it."""
+        self.hub: Any = None
+        self.engine: Any = None
+        self.management: Any = None
+        self.state.extra[f"/{WEBHOOK_PATH}/"] = self.durable_api
+        self.state.extra[f"/{RPC_PATH}/"] = self.durable_api
 
     def client_binding(self, request: web.Request, function: IndexedFunction) -> str:
         """The ``durableClient`` string for an invocation that came in through ``request``."""
@@ -124,14 +141,13 @@ class Host:
 
     async def prepare_task_hub(self) -> None:
         """Create the task hub (idempotent); the Azure SDKs load in a thread so HTTP is served meanwhile."""
-        taskhub = await asyncio.to_thread(importlib.import_module, "dfx.emulator.storage.taskhub")
+        modules = await asyncio.to_thread(_load_durable_modules)
         started = time.perf_counter()
+        hub = modules.TaskHub(self.settings.storage, self.settings.hub_name, self.settings.partition_count)
         try:
-            async with taskhub.TaskHub(
-                self.settings.storage, self.settings.hub_name, self.settings.partition_count
-            ) as hub:
-                await hub.create()
+            await hub.create()
         except StorageError as exc:
+            await hub.close()
             self.console.error(f"Task hub {self.settings.hub_name} is not ready: {exc.message}")
             if exc.hint:
                 self.console.line(exc.hint, "yellow")
@@ -141,6 +157,29 @@ class Host:
             f"({(time.perf_counter() - started) * 1000:.0f} ms)",
             "dim",
         )
+        self.hub = hub
+        if self.state.load_error is not None:
+            return
+        self.engine = modules.Engine(self.settings, hub, self.index, self.invoker, self.console)
+        client = modules.DurableClient(hub, wake=self.engine.wake)
+        system_key = self.keys.durable_system if self.keys else None
+        self.management = modules.ManagementApi(client, self.index, hub.name, system_key=system_key)
+        await self.engine.start()
+
+    async def durable_api(self, request: web.Request) -> web.StreamResponse:
+        """The management API and RPC routes, once the task hub is ready (requests wait for it)."""
+        if self.hub_ready is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.hub_ready)
+        if self.management is None:
+            return web.json_response({"Message": "The task hub is not available; see the host log."}, status=503)
+        webhook = request.path.startswith(f"/{WEBHOOK_PATH}/")
+        if webhook and self.keys is not None and not self.keys.allows_system(supplied_key(request)):
+            return web.Response(status=401)
+        if not webhook and request.remote not in ("127.0.0.1", "::1", None):
+            return web.Response(status=403)
+        base = f"/{WEBHOOK_PATH}/" if webhook else f"/{RPC_PATH}/"
+        return await self.management.handle(request, request.path[len(base) :])
 
     def print_functions(self) -> None:
         """The function table, as ``func start`` prints it."""
@@ -221,6 +260,10 @@ class Host:
             if self.hub_ready is not None and not self.hub_ready.done():
                 self.hub_ready.cancel()
             await runner.cleanup()
+            if self.engine is not None:
+                await self.engine.stop()
+            if self.hub is not None:
+                await self.hub.close()
             await self.outputs.close()
             self.invoker.close()
 

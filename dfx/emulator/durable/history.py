@@ -42,6 +42,18 @@ class EventType(IntEnum):
     ExecutionRewound = 21
 
 
+#: Events that answer a scheduled task or timer (they point back with TaskScheduledId / TimerId).
+COMPLETION_EVENT_TYPES = frozenset(
+    {
+        EventType.TaskCompleted,
+        EventType.TaskFailed,
+        EventType.SubOrchestrationInstanceCompleted,
+        EventType.SubOrchestrationInstanceFailed,
+        EventType.TimerFired,
+    }
+)
+
+
 class OrchestrationStatus(IntEnum):
     """DTFx ``OrchestrationStatus``; the names are the ``RuntimeStatus`` strings of the Instances table."""
 

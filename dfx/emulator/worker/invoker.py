@@ -122,11 +122,11 @@ class Invoker:
     """Runs user functions: ``async def`` on the host's loop, everything else in a bounded thread pool."""
 
     def __init__(self, thread_count: int, function_directory: str) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="dfx-worker")
+        self.pool = ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="dfx-worker")
         self._directory = function_directory
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def invoke(
         self,
@@ -151,7 +151,7 @@ class Invoker:
                 result = await function.callable(**kwargs)
             else:
                 call = functools.partial(contextvars.copy_context().run, function.callable, **kwargs)
-                result = await asyncio.get_running_loop().run_in_executor(self._pool, call)
+                result = await asyncio.get_running_loop().run_in_executor(self.pool, call)
         finally:
             current_invocation.reset(token)
         if result is not None and function.return_binding_type is None:

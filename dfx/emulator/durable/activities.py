@@ -1,0 +1,82 @@
+"""Run one activity work item the way the worker and the extension do, and describe its reply (§1.5–1.6, §2.14)."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from azure.functions import meta
+
+from dfx.emulator.durable.encoding import compact_json
+from dfx.emulator.durable.history import HistoryEvent, TaskCompletedEvent, TaskFailedEvent, TaskScheduledEvent
+from dfx.emulator.worker.functions import ACTIVITY_TRIGGER, FunctionIndex
+from dfx.emulator.worker.invoker import Invoker
+
+
+def decode_input(text: str | None) -> Any:
+    """The activity argument, as the worker's ActivityTrigger converter builds it from the input text."""
+    converter = meta.get_binding_registry().get(ACTIVITY_TRIGGER)
+    return converter.decode(meta.Datum(text if text is not None else "null", "string"), trigger_metadata=None)
+
+
+def encode_output(value: Any) -> str | None:
+    """The ``TaskCompleted.Result``: the converter's JSON, re-serialized compactly as the host stores it."""
+    converter = meta.get_binding_registry().get(ACTIVITY_TRIGGER)
+    datum = converter.encode(value, expected_type=None)
+    text = datum.value if datum is not None else None
+    if text is None:
+        return None
+    parsed = json.loads(text)
+    return None if parsed is None else compact_json(parsed)
+
+
+def failure_details(exc: BaseException) -> str:
+    """A small ``Details`` JSON in the shape of the host's exception (only the message is observable)."""
+    message = f" {type(exc).__name__}: {exc}"
+    stack = "".join(traceback.format_exception(exc)).rstrip()
+    return compact_json(
+        {
+            "$type": "System.Exception, System.Private.CoreLib",
+            "ClassName": "System.Exception",
+            "Message": message,
+            "Data": None,
+            "InnerException": None,
+            "HelpURL": None,
+            "StackTraceString": stack,
+            "HResult": -2146233088,
+        }
+    )
+
+
+def unknown_activity(name: str, index: FunctionIndex) -> TaskFailedEvent:
+    known = ", ".join(f"'{n}'" for n in index.durable_names(ACTIVITY_TRIGGER)) or "none"
+    reason = (
+        f"The function '{name}' doesn't exist, is disabled, or is not an activity function. Additional info: "
+        f"The following are the known activity functions: {known}."
+    )
+    return TaskFailedEvent(reason=reason, details=compact_json({"Message": reason}))
+
+
+async def run_activity(
+    scheduled: TaskScheduledEvent, index: FunctionIndex, invoker: Invoker, invocation_id: str
+) -> HistoryEvent:
+    """Invoke the activity ``scheduled`` names and return its TaskCompleted or TaskFailed (unaddressed)."""
+    name = scheduled.name or ""
+    function = index.durable(ACTIVITY_TRIGGER, name)
+    if function is None:
+        failed = unknown_activity(name, index)
+        failed.task_scheduled_id = scheduled.event_id
+        return failed
+    try:
+        argument = decode_input(scheduled.input)
+        parameter = function.trigger.name
+        invocation = await invoker.invoke(function, {parameter: argument}, invocation_id=invocation_id)
+        result = encode_output(invocation.return_value)
+    except Exception as exc:
+        return TaskFailedEvent(
+            task_scheduled_id=scheduled.event_id,
+            reason=f"Activity function '{function.name}' failed:  {type(exc).__name__}: {exc}",
+            details=failure_details(exc),
+        )
+    return TaskCompletedEvent(task_scheduled_id=scheduled.event_id, result=result)

@@ -1,0 +1,268 @@
+"""Client operations on a task hub — start, status, raise, terminate, suspend, resume, purge — with typed errors.
+
+The management API (``dfx.emulator.http.management``) and the CLI both use these; they write exactly what the
+provider's client writes (storage-layout §9) and refuse what the extension refuses (host-protocol §5.1, §7).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dfx.emulator.durable.encoding import format_datetime_seconds, from_table_entity, to_sdk_json
+from dfx.emulator.durable.history import (
+    EventRaisedEvent,
+    ExecutionResumedEvent,
+    ExecutionStartedEvent,
+    ExecutionSuspendedEvent,
+    ExecutionTerminatedEvent,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    utcnow,
+)
+from dfx.emulator.durable.orchestration import parse_output
+from dfx.emulator.storage.instances_table import InstanceRecord
+from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.emulator.storage.taskhub import TaskHub
+from dfx.errors import DfxError
+
+DEDUPE_STATUSES = frozenset(
+    {
+        OrchestrationStatus.Running,
+        OrchestrationStatus.ContinuedAsNew,
+        OrchestrationStatus.Pending,
+        OrchestrationStatus.Suspended,
+    }
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CLIENT_SENDER = OrchestrationInstance("", "")
+
+
+class ClientError(DfxError):
+    """A refused client operation; ``status`` is the HTTP status the extension answers with."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None, exception_type: str | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.exception_type = exception_type
+
+
+class InstanceNotFound(ClientError):
+    status = 404
+
+
+class InstanceGone(ClientError):
+    status = 410
+
+
+def validate_instance_id(instance_id: str) -> None:
+    """The extension's rules (host-protocol §7), with its messages (parameter-name swap included)."""
+    if not instance_id:
+        raise ClientError("Instance ID must not be empty.", exception_type="System.ArgumentException")
+    if instance_id.startswith("@"):
+        raise ClientError(
+            "instanceId (Parameter 'Orchestration instance ids must not start with @.')",
+            exception_type="System.ArgumentException",
+        )
+    if any(c in instance_id for c in "/\\#?") or _CONTROL.search(instance_id):
+        raise ClientError(
+            "instanceId (Parameter 'Orchestration instance ids must not contain /, \\, #, ?, or control characters.')",
+            exception_type="System.ArgumentException",
+        )
+    if len(instance_id) > 256:
+        raise ClientError(
+            "Instance ID lengths must not exceed 256 characters.", exception_type="System.ArgumentException"
+        )
+
+
+@dataclass
+class DurableClient:
+    """Client operations against one task hub; ``wake`` tells a local engine that a queue got a message."""
+
+    hub: TaskHub
+    wake: Callable[[str], None] = lambda queue_name: None
+
+    async def _send(self, target: OrchestrationInstance, event: HistoryEvent) -> None:
+        message = MessageData(TaskMessage(event, target), sender=CLIENT_SENDER)
+        queue = await self.hub.queues.send_to_instance(message)
+        self.wake(queue)
+
+    async def start(
+        self, name: str, instance_id: str | None, input_text: str | None, *, version: str | None = None
+    ) -> str:
+        """Start ``name``: ExecutionStarted on the control queue, then the Pending row (storage-layout §9)."""
+        instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        existing = await self.hub.instances.get(instance_id, fetch_large=False)
+        if existing is not None and existing.runtime_status in DEDUPE_STATUSES:
+            raise ClientError(
+                f"An Orchestration instance with the status {existing.runtime_status.name} already exists.",
+                status=500,
+                exception_type="DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+            )
+        now = utcnow()
+        execution = OrchestrationInstance(instance_id, uuid.uuid4().hex)
+        generation = existing.generation + 1 if existing is not None else 0
+        event = ExecutionStartedEvent(
+            orchestration_instance=execution,
+            name=name,
+            version=version or "",
+            input=input_text,
+            generation=generation,
+            timestamp=now,
+        )
+        await self._send(execution, event)
+        await self.hub.instances.write_pending(
+            instance_id=instance_id,
+            name=name,
+            execution_id=execution.execution_id or "",
+            input=input_text,
+            created_time=now,
+            generation=generation,
+            version=version or "",
+            existing_etag=existing.etag if existing is not None else None,
+        )
+        return instance_id
+
+    async def require(self, instance_id: str) -> InstanceRecord:
+        record = await self.hub.instances.get(instance_id)
+        if record is None:
+            raise InstanceNotFound(f"No instance with ID '{instance_id}' found.")
+        return record
+
+    async def raise_event(self, instance_id: str, event_name: str, payload_text: str | None) -> None:
+        record = await self.require(instance_id)
+        if record.runtime_status.is_terminal:
+            raise InstanceGone(f"Instance with ID {instance_id} is gone: either completed or failed")
+        await self._send(OrchestrationInstance(instance_id), EventRaisedEvent(name=event_name, input=payload_text))
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None:
+        record = await self.require(instance_id)
+        if record.runtime_status.is_terminal:
+            raise InstanceGone(f"Instance with ID {instance_id} is gone: either completed or failed")
+        await self._send(OrchestrationInstance(instance_id), ExecutionTerminatedEvent(input=reason))
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        record = await self.require(instance_id)
+        if record.runtime_status.is_terminal:
+            raise InstanceGone(f"Instance with ID {instance_id} is gone: either completed or failed")
+        if record.runtime_status == OrchestrationStatus.Suspended:
+            raise ClientError(
+                f"Cannot suspend the orchestration instance {instance_id} because instance is in the Suspended state.",
+                status=500,
+                exception_type="System.InvalidOperationException",
+            )
+        await self._send(OrchestrationInstance(instance_id), ExecutionSuspendedEvent(reason=reason))
+
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        record = await self.require(instance_id)
+        if record.runtime_status.is_terminal:
+            raise InstanceGone(f"Instance with ID {instance_id} is gone: either completed or failed")
+        if record.runtime_status != OrchestrationStatus.Suspended:
+            raise ClientError(
+                f"Cannot resume the orchestration instance {instance_id} because instance is in the "
+                f"{record.runtime_status.name} state.",
+                status=500,
+                exception_type="System.InvalidOperationException",
+            )
+        await self._send(OrchestrationInstance(instance_id), ExecutionResumedEvent(reason=reason))
+
+    async def restart(self, instance_id: str, new_instance_id: bool) -> str:
+        record = await self.hub.instances.get(instance_id)
+        if record is None:
+            raise ClientError("InstanceId does not match a valid orchestration instance.")
+        return await self.start(record.name or "", None if new_instance_id else instance_id, record.input)
+
+    async def status(
+        self,
+        instance_id: str,
+        *,
+        show_input: bool = True,
+        show_history: bool = False,
+        show_history_output: bool = False,
+    ) -> dict[str, Any] | None:
+        record = await self.hub.instances.get(instance_id)
+        if record is None:
+            return None
+        data = status_json(record, show_input=show_input)
+        if show_history:
+            history = await self.hub.history.read_rows(instance_id)
+            events = [from_table_entity(row) for row in history.rows]
+            data["historyEvents"] = history_json(events, show_input=show_input, show_output=show_history_output)
+        return data
+
+
+def status_json(record: InstanceRecord, *, show_input: bool = True) -> dict[str, Any]:
+    """The instance status object of host-protocol §5.2."""
+
+    def time(value: datetime | None) -> str | None:
+        return format_datetime_seconds(value) if value is not None else None
+
+    return {
+        "name": record.name,
+        "instanceId": record.instance_id,
+        "runtimeStatus": record.runtime_status.name,
+        "input": parse_output(record.input) if show_input else None,
+        "customStatus": parse_output(record.custom_status),
+        "output": parse_output(record.output),
+        "createdTime": time(record.created_time),
+        "lastUpdatedTime": time(record.last_updated_time),
+    }
+
+
+_COMPLETIONS = {"TaskCompleted": "TaskScheduled", "TaskFailed": "TaskScheduled",
+                "SubOrchestrationInstanceCompleted": "SubOrchestrationInstanceCreated",
+                "SubOrchestrationInstanceFailed": "SubOrchestrationInstanceCreated"}  # fmt: skip
+_RESULT_EVENTS = ("TaskCompleted", "SubOrchestrationInstanceCompleted", "ExecutionCompleted")
+
+
+def history_json(events: list[HistoryEvent], *, show_input: bool, show_output: bool) -> list[dict[str, Any]]:
+    """``historyEvents`` of the status API: the extension's transformation of the raw history (§5.2)."""
+    raw = [to_sdk_json(e) for e in events]
+    for item, event in zip(raw, events, strict=True):
+        item["EventType"] = event.event_type.name
+    scheduled = {(r["EventType"], r["EventId"]): r for r in raw if r["EventType"] in _COMPLETIONS.values()}
+    matched: set[int] = set()
+    out = []
+    for item in raw:
+        kind = item["EventType"]
+        if kind in ("OrchestratorStarted", "OrchestratorCompleted"):
+            continue
+        if kind in _COMPLETIONS:
+            source = scheduled.get((_COMPLETIONS[kind], item.get("TaskScheduledId")))
+            if source is not None:
+                matched.add(id(source))
+                item["ScheduledTime"] = source["Timestamp"]
+                item["FunctionName"] = source.get("Name")
+                if show_input and source.get("Input") is not None:
+                    item["Input"] = source.get("Input")
+                item.pop("TaskScheduledId", None)
+        if kind == "ExecutionStarted":
+            item["FunctionName"] = item.pop("Name", None)
+            for key in ("OrchestrationInstance", "ParentInstance", "Version", "Tags"):
+                item.pop(key, None)
+        if kind == "ExecutionCompleted":
+            status = item.get("OrchestrationStatus")
+            if isinstance(status, int):
+                item["OrchestrationStatus"] = OrchestrationStatus(status).name
+        if kind == "TimerFired":
+            item.pop("TimerId", None)
+        if kind in _RESULT_EVENTS:
+            if show_output:
+                item["Result"] = parse_output(item.get("Result"))
+            else:
+                item.pop("Result", None)
+        if not show_input:
+            item.pop("Input", None)
+        item.pop("EventId", None)
+        item.pop("IsPlayed", None)
+        out.append(item)
+    return [item for item in out if id(item) not in matched]

@@ -1,0 +1,440 @@
+"""The durable engine's I/O loop: partition leases, control-queue and work-item polling, episodes, commits.
+
+Everything decided here is decided by the pure functions of ``orchestration``; this module moves messages
+and rows in the provider's order (storage-layout §8): enqueue outbound messages, append history with the
+sentinel ETag, merge the Instances row, delete the consumed messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from azure.functions import meta
+
+from dfx.emulator.config import Settings
+from dfx.emulator.durable.activities import run_activity
+from dfx.emulator.durable.history import (
+    COMPLETION_EVENT_TYPES,
+    ExecutionStartedEvent,
+    ExecutionTerminatedEvent,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    TaskScheduledEvent,
+    TimerFiredEvent,
+    utcnow,
+)
+from dfx.emulator.durable.leases import RENEW_INTERVAL, claim_or_renew, released, worker_id
+from dfx.emulator.durable.orchestration import (
+    EpisodeResult,
+    Outbound,
+    current_status,
+    describe,
+    execution_started,
+    run_episode,
+)
+from dfx.emulator.logs import HostConsole
+from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
+from dfx.emulator.storage.instances_table import checkpoint_columns
+from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
+from dfx.emulator.storage.taskhub import TaskHub
+from dfx.emulator.worker.functions import ORCHESTRATION_TRIGGER, FunctionIndex
+from dfx.emulator.worker.invoker import Invoker
+
+log = logging.getLogger(__name__)
+MIN_POLL = 0.05
+ACTIVITY_VISIBILITY = 300
+RENEW_ACTIVITY_EVERY = 60.0
+OUT_OF_ORDER_GRACE = 5
+
+
+@dataclass
+class _Session:
+    """Messages waiting for one instance, and whether an episode of it is running."""
+
+    messages: dict[str, ReceivedMessage] = field(default_factory=dict)
+    running: bool = False
+
+
+class Engine:
+    """Runs orchestrations and activities of one task hub in this process."""
+
+    def __init__(
+        self, settings: Settings, hub: TaskHub, index: FunctionIndex, invoker: Invoker, console: HostConsole
+    ) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.index = index
+        self.invoker = invoker
+        self.console = console
+        self.me = worker_id()
+        self.owned: dict[str, asyncio.Task[None]] = {}
+        self.wakeups: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.sessions: dict[str, _Session] = defaultdict(_Session)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self.orchestrator_slots = asyncio.Semaphore(settings.durable.max_concurrent_orchestrator_functions)
+        self.activity_slots = asyncio.Semaphore(settings.durable.max_concurrent_activity_functions)
+        self._loops: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._lease_round()
+        self._loops.append(asyncio.create_task(self._lease_loop(), name="dfx-leases"))
+        workers = max(1, min(4, self.settings.durable.max_concurrent_activity_functions))
+        for n in range(workers):
+            self._loops.append(asyncio.create_task(self._activity_loop(), name=f"dfx-activities-{n}"))
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        for event in self.wakeups.values():
+            event.set()
+        for task in [*self._loops, *self.owned.values()]:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self.owned.values(), return_exceptions=True)
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5)
+        with contextlib.suppress(StorageError, OSError):
+            for lease in await self.hub.partitions.read_all():
+                if lease.current_owner == self.me:
+                    await self.hub.partitions.replace(released(lease))
+
+    def wake(self, queue_name: str) -> None:
+        """A message was put on ``queue_name``: poll it now if this process owns it."""
+        self.wakeups[queue_name].set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- partitions ---------------------------------------------------------------------------------
+
+    async def _lease_round(self) -> None:
+        now = utcnow()
+        for lease in await self.hub.partitions.read_all():
+            updated = claim_or_renew(lease, self.me, now)
+            if updated is None or not await self.hub.partitions.replace(updated):
+                if lease.queue_name in self.owned:
+                    self.owned.pop(lease.queue_name).cancel()
+                continue
+            if lease.queue_name not in self.owned:
+                self.owned[lease.queue_name] = asyncio.create_task(
+                    self._control_loop(lease.queue_name), name=f"dfx-{lease.queue_name}"
+                )
+
+    async def _lease_loop(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(RENEW_INTERVAL)
+            try:
+                await self._lease_round()
+            except (StorageError, OSError) as exc:
+                log.warning("partition lease round failed: %s", exc)
+
+    # -- polling ------------------------------------------------------------------------------------
+
+    async def _wait(self, queue_name: str, delay: float) -> None:
+        event = self.wakeups[queue_name]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=delay)
+        event.clear()
+
+    def _next_delay(self, delay: float) -> float:
+        return min(delay * 2 * random.uniform(0.8, 1.2), self.settings.durable.max_queue_polling_interval)
+
+    async def _control_loop(self, queue_name: str) -> None:
+        delay = MIN_POLL
+        batch = self.settings.durable.control_queue_batch_size
+        while not self.stopping.is_set():
+            try:
+                messages = await self.hub.queues.receive(queue_name, batch)
+            except (StorageError, OSError) as exc:
+                log.warning("receiving from %s failed: %s", queue_name, exc)
+                messages = []
+            if not messages:
+                await self._wait(queue_name, delay)
+                delay = self._next_delay(delay)
+                continue
+            delay = MIN_POLL
+            messages.sort(key=lambda m: (m.inserted_on or utcnow(), m.data.sequence_number))
+            for message in messages:
+                instance_id = message.data.target.instance_id
+                session = self.sessions[instance_id]
+                session.messages[message.message_id] = message
+                if not session.running:
+                    session.running = True
+                    self._spawn(self._run_session(instance_id), f"dfx-instance-{instance_id}")
+
+    def schedule_wakeup(self, queue_name: str, at: datetime) -> None:
+        """Wake ``queue_name``'s poller when a timer message becomes visible (no polling gap for timers)."""
+        delay = max(0.0, (at - utcnow()).total_seconds()) + 0.05
+        asyncio.get_running_loop().call_later(delay, self.wake, queue_name)
+
+    # -- orchestration episodes ---------------------------------------------------------------------
+
+    async def _run_session(self, instance_id: str) -> None:
+        session = self.sessions[instance_id]
+        try:
+            while session.messages and not self.stopping.is_set():
+                batch = list(session.messages.values())
+                session.messages.clear()
+                async with self.orchestrator_slots:
+                    try:
+                        await self._process(instance_id, batch)
+                    except CheckpointConflictError as exc:
+                        log.warning("%s; abandoning %d message(s)", exc, len(batch))
+                        await self._abandon(batch)
+                    except Exception as exc:
+                        self.console.error(f"Orchestration {instance_id!r}: {type(exc).__name__}: {exc}")
+                        log.exception("episode of %s failed", instance_id)
+                        await self._abandon(batch)
+        finally:
+            session.running = False
+            if not session.messages:
+                self.sessions.pop(instance_id, None)
+
+    async def _abandon(self, batch: list[ReceivedMessage]) -> None:
+        for message in batch:
+            with contextlib.suppress(StorageError, OSError):
+                await self.hub.queues.abandon(message)
+
+    async def _delete(self, batch: list[ReceivedMessage]) -> None:
+        await asyncio.gather(*(self.hub.queues.delete(m) for m in batch), return_exceptions=True)
+
+    async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        stored = await self.hub.history.read(instance_id)
+        past: list[HistoryEvent] = list(stored.events)
+        starts = [m for m in batch if isinstance(m.event, ExecutionStartedEvent)]
+        start_index = len(past)
+        if starts:
+            start = starts[-1]
+            event = start.event
+            assert isinstance(event, ExecutionStartedEvent)
+            duplicate = any(
+                isinstance(e, ExecutionStartedEvent)
+                and e.orchestration_instance.execution_id == event.orchestration_instance.execution_id
+                for e in past
+            )
+            if duplicate:
+                await self._delete(starts)
+                batch = [m for m in batch if m not in starts]
+                starts = []
+            else:
+                past, start_index = [], 0  # a new execution overwrites from RowKey 0 (storage-layout §3.8)
+                batch = [m for m in batch if m is start or not isinstance(m.event, ExecutionStartedEvent)]
+                await self._delete([m for m in starts if m is not start])
+        if not past and not starts:
+            await self._no_such_instance(instance_id, batch)
+            return
+        status = current_status(past) if past else OrchestrationStatus.Running
+        if status.is_terminal and not starts:
+            await self._delete(batch)  # messages to terminal instances are discarded (§7)
+            return
+        started = execution_started(past) if past else None
+        source = started.orchestration_instance if started is not None else starts[0].data.target
+        execution_id = source.execution_id
+        kept, stale, early = self._filter(batch, past, execution_id)
+        await self._delete(stale)
+        for message in early:
+            await self.hub.queues.abandon(message)
+        if not kept:
+            return
+        await self._episode(instance_id, past, start_index, stored.etag, kept)
+
+    def _filter(
+        self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
+    ) -> tuple[list[ReceivedMessage], list[ReceivedMessage], list[ReceivedMessage]]:
+        """Split a batch into messages to process, stale ones (other executions) and out-of-order ones."""
+        scheduled = {e.event_id for e in past if e.event_type.name in ("TaskScheduled", "TimerCreated",
+                                                                        "SubOrchestrationInstanceCreated")}  # fmt: skip
+        done = {getattr(e, "task_scheduled_id", getattr(e, "timer_id", None)) for e in past if e.event_type in
+                COMPLETION_EVENT_TYPES}  # fmt: skip
+        kept: list[ReceivedMessage] = []
+        stale: list[ReceivedMessage] = []
+        early: list[ReceivedMessage] = []
+        for message in batch:
+            target = message.data.target.execution_id
+            event = message.event
+            if target is not None and execution_id is not None and target != execution_id:
+                stale.append(message)
+                continue
+            pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
+            if event.event_type in COMPLETION_EVENT_TYPES and pointer is not None:
+                if pointer in done:
+                    stale.append(message)  # a duplicate reply; replay already has it
+                    continue
+                if pointer not in scheduled and not isinstance(event, TimerFiredEvent | ExecutionTerminatedEvent):
+                    (early if message.dequeue_count <= OUT_OF_ORDER_GRACE else stale).append(message)
+                    continue
+            kept.append(message)
+        return kept, stale, early
+
+    async def _no_such_instance(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        """Messages for an instance without history: a terminate of a Pending one is recorded, the rest dropped."""
+        if any(isinstance(m.event, ExecutionTerminatedEvent) for m in batch):
+            record = await self.hub.instances.get(instance_id, fetch_large=False)
+            if record is not None and record.runtime_status == OrchestrationStatus.Pending:
+                reason = next(m.event for m in batch if isinstance(m.event, ExecutionTerminatedEvent))
+                now = utcnow()
+                columns = {"RuntimeStatus": "Terminated", "Output": getattr(reason, "input", None)}
+                await self.hub.instances.merge(instance_id, {**columns, "LastUpdatedTime": now, "CompletedTime": now})
+        early = [
+            m
+            for m in batch
+            if m.dequeue_count <= OUT_OF_ORDER_GRACE and not isinstance(m.event, ExecutionTerminatedEvent)
+        ]
+        for message in early:
+            await self.hub.queues.abandon(message)
+        await self._delete([m for m in batch if m not in early])
+
+    def _invoke_for(self, name: str) -> Callable[[str], str]:
+        function = self.index.durable(ORCHESTRATION_TRIGGER, name)
+        if function is None:
+            known = ", ".join(f"'{n}'" for n in self.index.durable_names(ORCHESTRATION_TRIGGER))
+            message = (
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. Additional "
+                f"info: The following are the known orchestrator functions: {known}."
+            )
+
+            def missing(payload: str) -> str:
+                raise LookupError(message)
+
+            return missing
+        converter = meta.get_binding_registry().get(ORCHESTRATION_TRIGGER)
+        parameter = function.trigger.name
+
+        def invoke(payload: str) -> str:
+            context = converter.decode(meta.Datum(payload, "string"), trigger_metadata=None)
+            return str(function.callable(**{parameter: context}))
+
+        return invoke
+
+    async def _episode(
+        self,
+        instance_id: str,
+        past: list[HistoryEvent],
+        start_index: int,
+        etag: str | None,
+        batch: list[ReceivedMessage],
+    ) -> None:
+        events = [m.event for m in batch]
+        started = execution_started(past) or next(e for e in events if isinstance(e, ExecutionStartedEvent))
+        invoke = self._invoke_for(started.name or "")
+        loop = asyncio.get_running_loop()
+        began = time.perf_counter()
+
+        def run(history: list[HistoryEvent], new: list[HistoryEvent]) -> EpisodeResult:
+            return run_episode(history, new, instance_id=instance_id, invoke=invoke, now=utcnow())
+
+        result = await loop.run_in_executor(self.invoker.pool, run, past, events)
+        outbound = list(result.outbound)
+        appended = result.appended
+        execution = started.orchestration_instance.execution_id
+        while result.new_execution is not None:  # continue-as-new runs the next execution in this work item
+            new_start = result.new_execution
+            fresh: list[HistoryEvent] = [new_start]
+            result = await loop.run_in_executor(self.invoker.pool, run, [], fresh)
+            outbound += result.outbound
+            appended, start_index, past = result.appended, 0, []
+            execution = new_start.orchestration_instance.execution_id
+        episode = sum(1 for e in [*past, *appended] if e.event_type.name == "OrchestratorStarted")
+        await self._send_all(instance_id, execution, outbound, episode)
+        appended_result = await self.hub.history.append(
+            instance_id, execution or "", appended, start_index=start_index, etag=etag
+        )
+        columns = checkpoint_columns(
+            appended, execution_id=execution or "", custom_status=result.custom_status, task_hub=self.hub.name
+        )
+        await self.hub.instances.write_checkpoint(instance_id, columns, appended_result.offloaded)
+        await self._delete(batch)
+        log.debug(
+            "episode %d of %s: %s -> %s in %.0f ms",
+            episode,
+            instance_id,
+            ", ".join(describe(e) for e in events),
+            result.status.name,
+            (time.perf_counter() - began) * 1000,
+        )
+
+    async def _send_all(
+        self, instance_id: str, execution_id: str | None, outbound: list[Outbound], episode: int
+    ) -> None:
+        sender = OrchestrationInstance(instance_id, execution_id)
+
+        async def send(item: Outbound) -> None:
+            message = MessageData(TaskMessage(item.event, item.target), episode=episode, sender=sender)
+            if item.work_item:
+                await self.hub.queues.send_work_item(message)
+                self.wake(self.hub.names.work_item_queue)
+                return
+            delay = (item.visible_at - utcnow()).total_seconds() if item.visible_at is not None else None
+            queue = await self.hub.queues.send_to_instance(message, max(0.0, delay) if delay else None)
+            if item.visible_at is not None:
+                self.schedule_wakeup(queue, item.visible_at)
+            else:
+                self.wake(queue)
+
+        await asyncio.gather(*(send(item) for item in outbound))
+
+    # -- activities ---------------------------------------------------------------------------------
+
+    async def _activity_loop(self) -> None:
+        queue_name = self.hub.names.work_item_queue
+        delay = MIN_POLL
+        while not self.stopping.is_set():
+            async with self.activity_slots:
+                try:
+                    messages = await self.hub.queues.receive(queue_name, 1, ACTIVITY_VISIBILITY)
+                except (StorageError, OSError) as exc:
+                    log.warning("receiving work items failed: %s", exc)
+                    messages = []
+                if messages:
+                    delay = MIN_POLL
+                    await self._run_activity(messages[0])
+                    continue
+            await self._wait(queue_name, delay)
+            delay = self._next_delay(delay)
+
+    async def _run_activity(self, message: ReceivedMessage) -> None:
+        scheduled = message.event
+        if not isinstance(scheduled, TaskScheduledEvent):
+            await self.hub.queues.delete(message)
+            return
+        renewer = asyncio.create_task(self._keep_visible(message))
+        invocation_id = str(uuid.uuid4())
+        name = scheduled.name or ""
+        self.console.executing(name, invocation_id, "(dfx) activity work item")
+        began = time.perf_counter()
+        try:
+            reply = await run_activity(scheduled, self.index, self.invoker, invocation_id)
+        finally:
+            renewer.cancel()
+        ok = reply.event_type.name == "TaskCompleted"
+        self.console.executed(name, invocation_id, ok, (time.perf_counter() - began) * 1000)
+        if not ok:
+            self.console.error(str(getattr(reply, "reason", "")))
+        target = message.data.target
+        answer = MessageData(
+            TaskMessage(reply, target), episode=message.data.episode if message.data.episode is not None else -1,
+            sender=target,
+        )  # fmt: skip
+        queue = await self.hub.queues.send_to_instance(answer)
+        self.wake(queue)
+        await self.hub.queues.delete(message)
+
+    async def _keep_visible(self, message: ReceivedMessage) -> None:
+        with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
+            while True:
+                await asyncio.sleep(RENEW_ACTIVITY_EVERY)
+                await self.hub.queues.renew(message, ACTIVITY_VISIBILITY)

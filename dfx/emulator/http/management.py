@@ -1,0 +1,286 @@
+"""The durable HTTP management API and the SDK's RPC routes (host-protocol §5), over ``DurableClient``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from dfx.emulator.durable.client import ClientError, DurableClient, status_json
+from dfx.emulator.durable.encoding import compact_json, parse_datetime
+from dfx.emulator.durable.history import OrchestrationStatus
+from dfx.emulator.storage.instances_table import InstanceQuery
+from dfx.emulator.worker.functions import ORCHESTRATION_TRIGGER, FunctionIndex
+
+RUNNING_STATES = frozenset(
+    {
+        OrchestrationStatus.Running,
+        OrchestrationStatus.Pending,
+        OrchestrationStatus.ContinuedAsNew,
+        OrchestrationStatus.Suspended,
+    }
+)
+WAIT_DONE = frozenset(
+    {
+        OrchestrationStatus.Completed,
+        OrchestrationStatus.Canceled,
+        OrchestrationStatus.Failed,
+        OrchestrationStatus.Terminated,
+    }
+)
+CONTINUATION_HEADER = "x-ms-continuation-token"
+DEFAULT_PAGE = 100
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        text=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def error_response(error: ClientError) -> web.Response:
+    """The extension's error body: ``Message`` plus the exception fields when there is an exception."""
+    if error.status == 404 or error.status == 410:
+        return web.Response(status=error.status)
+    if error.exception_type is None:
+        return json_response({"Message": error.message}, error.status)
+    generic = "One or more of the arguments submitted is incorrect" if error.status == 400 else (
+        "Something went wrong while processing your request"
+    )  # fmt: skip
+    return json_response(
+        {
+            "Message": generic,
+            "ExceptionMessage": error.message,
+            "ExceptionType": error.exception_type,
+            "StackTrace": None,
+        },
+        error.status,
+    )
+
+
+def _flag(request: web.Request, name: str, default: bool) -> bool:
+    value = next((v for k, v in request.query.items() if k.lower() == name.lower()), None)
+    return default if value is None else value.strip().lower() == "true"
+
+
+def _query(request: web.Request, name: str) -> str | None:
+    return next((v for k, v in request.query.items() if k.lower() == name.lower()), None)
+
+
+async def _json_body(request: web.Request) -> str | None:
+    """The body re-serialized compactly (the extension parses it once), None when empty; 400 when invalid."""
+    body = await request.read()
+    if not body:
+        return None
+    try:
+        return compact_json(json.loads(body))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ClientError("Invalid JSON content", exception_type="Newtonsoft.Json.JsonReaderException") from exc
+
+
+class ManagementApi:
+    """Serves ``/runtime/webhooks/durabletask/…`` and the RPC base ``/durabletask/…`` with one handler."""
+
+    def __init__(self, client: DurableClient, index: FunctionIndex, hub_name: str, *, system_key: str | None) -> None:
+        self.client = client
+        self.index = index
+        self.hub_name = hub_name
+        self.system_key = system_key
+
+    # -- URLs ---------------------------------------------------------------------------------------
+
+    def _links(self, request: web.Request, instance_id: str) -> dict[str, str]:
+        base = f"{request.scheme}://{request.host}/runtime/webhooks/durabletask/instances/{quote(instance_id, safe='')}"
+        common = f"taskHub={quote(self.hub_name, safe='')}&connection=Storage"
+        if self.system_key:
+            common += f"&code={self.system_key}"
+        return {
+            "id": instance_id,
+            "statusQueryGetUri": f"{base}?{common}",
+            "sendEventPostUri": f"{base}/raiseEvent/{{eventName}}?{common}",
+            "terminatePostUri": f"{base}/terminate?reason={{text}}&{common}",
+            "purgeHistoryDeleteUri": f"{base}?{common}",
+            "restartPostUri": f"{base}/restart?{common}",
+            "suspendPostUri": f"{base}/suspend?reason={{text}}&{common}",
+            "resumePostUri": f"{base}/resume?reason={{text}}&{common}",
+        }
+
+    def _check_status(self, request: web.Request, instance_id: str) -> web.Response:
+        links = self._links(request, instance_id)
+        return json_response(links, 202, {"Location": links["statusQueryGetUri"], "Retry-After": "10"})
+
+    # -- dispatch -----------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request, path: str) -> web.StreamResponse:
+        """Answer ``path`` (the part after the API base, no leading slash)."""
+        parts = [p for p in path.split("/")]
+        method = request.method.upper()
+        try:
+            if parts[0] == "orchestrators" and len(parts) in (2, 3) and parts[1]:
+                if method != "POST":
+                    return web.Response(status=404)
+                return await self.start(request, parts[1], parts[2] if len(parts) == 3 and parts[2] else None)
+            if parts[0] == "instances":
+                return await self._instances(request, method, parts[1:])
+            if parts[0] == "entities":
+                return json_response({"Message": "Durable entities are not supported by this dfx version yet."}, 400)
+        except ClientError as exc:
+            return error_response(exc)
+        return web.Response(status=404)
+
+    async def _instances(self, request: web.Request, method: str, rest: list[str]) -> web.StreamResponse:
+        if not rest or rest == [""]:
+            if method == "GET":
+                return await self.list(request)
+            if method == "DELETE":
+                return await self.purge_by(request)
+            return web.Response(status=404)
+        instance_id = rest[0]
+        if len(rest) == 1:
+            if method == "GET":
+                return await self.status(request, instance_id)
+            if method == "DELETE":
+                deleted = await self.client.hub.purge_instance(instance_id)
+                return json_response({"instancesDeleted": 1}) if deleted else web.Response(status=404)
+            return web.Response(status=404)
+        if method != "POST":
+            return web.Response(status=404)
+        action = rest[1]
+        reason = _query(request, "reason")
+        if action == "raiseEvent" and len(rest) == 3:
+            return await self.raise_event(request, instance_id, rest[2])
+        operations: dict[str, Callable[[str, str | None], Awaitable[None]]] = {
+            "terminate": self.client.terminate,
+            "suspend": self.client.suspend,
+            "resume": self.client.resume,
+        }
+        if action in operations and len(rest) == 2:
+            await operations[action](instance_id, reason)
+            return web.Response(status=202)
+        if action == "restart" and len(rest) == 2:
+            new_id = _flag(request, "restartWithNewInstanceId", True)
+            started = await self.client.restart(instance_id, new_id)
+            return await self._maybe_wait(request, started)
+        if action == "rewind" and len(rest) == 2:
+            raise ClientError("Rewind is not supported by this dfx version yet.", status=501)
+        return web.Response(status=404)
+
+    # -- routes -------------------------------------------------------------------------------------
+
+    async def start(self, request: web.Request, name: str, instance_id: str | None) -> web.Response:
+        input_text = await _json_body(request)
+        function = self.index.durable(ORCHESTRATION_TRIGGER, name)
+        if function is None:
+            known = self.index.durable_names(ORCHESTRATION_TRIGGER)
+            extra = (
+                "The following are the known orchestrator functions: " + ", ".join(f"'{n}'" for n in known) + "."
+                if known
+                else "No orchestrator functions are currently registered!"
+            )
+            raise ClientError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: {extra}",
+                exception_type="System.ArgumentException",
+            )
+        version = _query(request, "version")
+        started = await self.client.start(function.durable_name, instance_id, input_text, version=version)
+        return await self._maybe_wait(request, started)
+
+    async def _maybe_wait(self, request: web.Request, instance_id: str) -> web.Response:
+        timeout, interval = _query(request, "timeout"), _query(request, "pollingInterval")
+        if timeout is None or interval is None:
+            return self._check_status(request, instance_id)
+        try:
+            timeout_s, interval_s = float(timeout), float(interval)
+        except ValueError as exc:
+            raise ClientError("timeout and pollingInterval must be numbers of seconds.") from exc
+        if interval_s > timeout_s:
+            raise ClientError("Total timeout must be greater than the polling interval.")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            record = await self.client.hub.instances.get(instance_id)
+            if record is not None and record.runtime_status in WAIT_DONE:
+                if record.runtime_status == OrchestrationStatus.Completed:
+                    data = status_json(record)
+                    return json_response(data["output"])
+                return json_response(status_json(record))
+            if time.monotonic() + interval_s > deadline:
+                return self._check_status(request, instance_id)
+            await asyncio.sleep(interval_s)
+
+    async def status(self, request: web.Request, instance_id: str) -> web.Response:
+        data = await self.client.status(
+            instance_id,
+            show_input=_flag(request, "showInput", True),
+            show_history=_flag(request, "showHistory", False),
+            show_history_output=_flag(request, "showHistoryOutput", False),
+        )
+        if data is None:
+            return web.Response(status=404)
+        status = OrchestrationStatus[data["runtimeStatus"]]
+        if status in RUNNING_STATES:
+            return json_response(data, 202, {"Location": str(request.url), "Retry-After": "5"})
+        if status == OrchestrationStatus.Failed and _flag(request, "returnInternalServerErrorOnFailure", False):
+            return json_response(data, 500)
+        return json_response(data)
+
+    def _list_query(self, request: web.Request) -> InstanceQuery:
+        def when(name: str) -> Any:
+            value = _query(request, name)
+            if not value:
+                return None
+            try:
+                return parse_datetime(value)
+            except ValueError as exc:
+                raise ClientError(f"{name} is not a date and time: {value!r}") from exc
+
+        statuses = frozenset(
+            OrchestrationStatus[s.strip()]
+            for s in (_query(request, "runtimeStatus") or "").split(",")
+            if s.strip() in OrchestrationStatus.__members__
+        )
+        top = _query(request, "top")
+        return InstanceQuery(
+            statuses=statuses,
+            created_from=when("createdTimeFrom"),
+            created_to=when("createdTimeTo"),
+            instance_id_prefix=_query(request, "instanceIdPrefix") or None,
+            page_size=int(top) if top and top.isdigit() and int(top) > 0 else DEFAULT_PAGE,
+        )
+
+    async def list(self, request: web.Request) -> web.Response:
+        query = self._list_query(request)
+        page = await self.client.hub.instances.query(query, request.headers.get(CONTINUATION_HEADER) or None)
+        show_input = _flag(request, "showInput", True)
+        body = [status_json(record, show_input=show_input) for record in page.instances]
+        return json_response(body, headers={CONTINUATION_HEADER: page.continuation_token or ""})
+
+    async def purge_by(self, request: web.Request) -> web.Response:
+        query = self._list_query(request)
+        if query.created_from is None:
+            return json_response("Please provide value for 'createdTimeFrom' parameter.", 400)
+        result = await self.client.hub.purge_instances(
+            created_from=query.created_from, created_to=query.created_to, statuses=query.statuses or None
+        )
+        if not result.instances_deleted:
+            return web.Response(status=404)
+        return json_response({"instancesDeleted": result.instances_deleted})
+
+    async def raise_event(self, request: web.Request, instance_id: str, event_name: str) -> web.Response:
+        await self.client.require(instance_id)
+        if request.content_type != "application/json":
+            raise ClientError("Only application/json request content is supported")
+        payload = await _json_body(request)
+        if payload is None:
+            raise ClientError("Invalid JSON content")
+        await self.client.raise_event(instance_id, event_name, payload)
+        return web.Response(status=202)
