@@ -147,7 +147,7 @@ def test_status_route_codes_headers_and_history(host: RunningHost):
     call("POST", f"{host.url}/api/client/{instance_id}/terminate")
     wait_done(host, instance_id)
     history = status(host, instance_id, "?showHistory=true&showHistoryOutput=true").json()["historyEvents"]
-    assert [e["EventType"] for e in history][0] == "ExecutionStarted"
+    assert history[0]["EventType"] == "ExecutionStarted"
     assert history[-1]["EventType"] == "ExecutionCompleted" and history[-1]["OrchestrationStatus"] == "Terminated"
 
 
