@@ -45,7 +45,7 @@ from dfx.emulator.durable.orchestration import (
 )
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
-from dfx.emulator.storage.instances_table import checkpoint_columns
+from dfx.emulator.storage.instances_table import CheckpointColumns, checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.taskhub import TaskHub
 from dfx.emulator.worker.functions import ORCHESTRATION_TRIGGER, FunctionIndex
@@ -64,6 +64,34 @@ class _Session:
 
     messages: dict[str, ReceivedMessage] = field(default_factory=dict)
     running: bool = False
+
+
+@dataclass
+class _Cached:
+    """An instance's current execution as last committed here, with the sentinel ETag."""
+
+    events: list[HistoryEvent]
+    etag: str | None
+
+
+LOCAL_PREFIX = "local:"
+
+
+@dataclass
+class _LocalReply:
+    """A reply handed to a session in memory; the work item it answers is deleted once the reply is committed."""
+
+    work_item: ReceivedMessage
+    queue_name: str
+    reply: MessageData
+
+
+def is_local(message: ReceivedMessage) -> bool:
+    """An in-memory copy of a reply this process also put on a queue (deleted there once seen as a duplicate)."""
+    return message.message_id.startswith(LOCAL_PREFIX)
+
+
+MAX_CACHED = 2000
 
 
 class Engine:
@@ -86,15 +114,21 @@ class Engine:
         self.orchestrator_slots = asyncio.Semaphore(settings.durable.max_concurrent_orchestrator_functions)
         self.activity_slots = asyncio.Semaphore(settings.durable.max_concurrent_activity_functions)
         self._loops: list[asyncio.Task[None]] = []
+        self.cache: dict[str, _Cached] = {}
+        """Histories this process committed last (extended sessions, storage-layout §8.4): no re-read."""
+        self._row_writes: dict[str, asyncio.Task[None]] = {}
+        self._pending_rows: dict[str, tuple[dict[str, Any], dict[tuple[int, str], str]]] = {}
+        self._local_replies: dict[str, _LocalReply] = {}
+        self._blob_sources: dict[str, dict[str, tuple[int, str]]] = {}
+        self.activities_running = 0
+        self._activity_freed = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self._lease_round()
         self._loops.append(asyncio.create_task(self._lease_loop(), name="dfx-leases"))
-        workers = max(1, min(4, self.settings.durable.max_concurrent_activity_functions))
-        for n in range(workers):
-            self._loops.append(asyncio.create_task(self._activity_loop(), name=f"dfx-activities-{n}"))
+        self._loops.append(asyncio.create_task(self._activity_loop(), name="dfx-activities"))
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -105,6 +139,10 @@ class Engine:
         await asyncio.gather(*self._loops, *self.owned.values(), return_exceptions=True)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
+        if self._row_writes:
+            await asyncio.wait(list(self._row_writes.values()), timeout=5)
+        leftovers, self._local_replies = list(self._local_replies.values()), {}
+        await asyncio.gather(*(self._make_durable(local) for local in leftovers), return_exceptions=True)
         with contextlib.suppress(StorageError, OSError):
             for lease in await self.hub.partitions.read_all():
                 if lease.current_owner == self.me:
@@ -169,12 +207,16 @@ class Engine:
             delay = MIN_POLL
             messages.sort(key=lambda m: (m.inserted_on or utcnow(), m.data.sequence_number))
             for message in messages:
-                instance_id = message.data.target.instance_id
-                session = self.sessions[instance_id]
-                session.messages[message.message_id] = message
-                if not session.running:
-                    session.running = True
-                    self._spawn(self._run_session(instance_id), f"dfx-instance-{instance_id}")
+                self._deliver(message)
+
+    def _deliver(self, message: ReceivedMessage) -> None:
+        """Hand a message to its instance's session, starting the session when none runs."""
+        instance_id = message.data.target.instance_id
+        session = self.sessions[instance_id]
+        session.messages[message.message_id] = message
+        if not session.running:
+            session.running = True
+            self._spawn(self._run_session(instance_id), f"dfx-instance-{instance_id}")
 
     def schedule_wakeup(self, queue_name: str, at: datetime) -> None:
         """Wake ``queue_name``'s poller when a timer message becomes visible (no polling gap for timers)."""
@@ -193,9 +235,11 @@ class Engine:
                     try:
                         await self._process(instance_id, batch)
                     except CheckpointConflictError as exc:
+                        self.cache.pop(instance_id, None)
                         log.warning("%s; abandoning %d message(s)", exc, len(batch))
                         await self._abandon(batch)
                     except Exception as exc:
+                        self.cache.pop(instance_id, None)
                         self.console.error(f"Orchestration {instance_id!r}: {type(exc).__name__}: {exc}")
                         log.exception("episode of %s failed", instance_id)
                         await self._abandon(batch)
@@ -207,14 +251,34 @@ class Engine:
     async def _abandon(self, batch: list[ReceivedMessage]) -> None:
         for message in batch:
             with contextlib.suppress(StorageError, OSError):
-                await self.hub.queues.abandon(message)
+                local = self._local_replies.pop(message.message_id, None)
+                if local is not None:
+                    await self._make_durable(local)
+                elif not is_local(message):
+                    await self.hub.queues.abandon(message)
+
+    async def _make_durable(self, local: _LocalReply) -> None:
+        """A local reply that was not committed goes the usual way: to the queue, then the work item goes."""
+        await self.hub.queues.send(local.queue_name, local.reply)
+        await self.hub.queues.delete(local.work_item)
 
     async def _delete(self, batch: list[ReceivedMessage]) -> None:
-        await asyncio.gather(*(self.hub.queues.delete(m) for m in batch), return_exceptions=True)
+        """Delete consumed messages; a committed local reply deletes the work item it answers instead."""
+        targets = []
+        for message in batch:
+            local = self._local_replies.pop(message.message_id, None) if is_local(message) else None
+            if local is not None:
+                targets.append(local.work_item)
+            elif not is_local(message):
+                targets.append(message)
+        await asyncio.gather(*(self.hub.queues.delete(m) for m in targets), return_exceptions=True)
 
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
-        stored = await self.hub.history.read(instance_id)
-        past: list[HistoryEvent] = list(stored.events)
+        cached = self.cache.get(instance_id)
+        if cached is None:
+            stored = await self.hub.history.read(instance_id)
+            cached = _Cached(list(stored.events), stored.etag)
+        past: list[HistoryEvent] = list(cached.events)
         starts = [m for m in batch if isinstance(m.event, ExecutionStartedEvent)]
         start_index = len(past)
         if starts:
@@ -246,11 +310,10 @@ class Engine:
         execution_id = source.execution_id
         kept, stale, early = self._filter(batch, past, execution_id)
         await self._delete(stale)
-        for message in early:
-            await self.hub.queues.abandon(message)
+        await self._abandon(early)
         if not kept:
             return
-        await self._episode(instance_id, past, start_index, stored.etag, kept)
+        await self._episode(instance_id, past, start_index, cached.etag, kept)
 
     def _filter(
         self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
@@ -277,6 +340,7 @@ class Engine:
                 if pointer not in scheduled and not isinstance(event, TimerFiredEvent | ExecutionTerminatedEvent):
                     (early if message.dequeue_count <= OUT_OF_ORDER_GRACE else stale).append(message)
                     continue
+                done.add(pointer)  # the queued twin of a local reply, in the same batch, is a duplicate
             kept.append(message)
         return kept, stale, early
 
@@ -353,11 +417,17 @@ class Engine:
         appended_result = await self.hub.history.append(
             instance_id, execution or "", appended, start_index=start_index, etag=etag
         )
+        history = [*past, *appended]
+        if result.status.is_terminal:
+            self.cache.pop(instance_id, None)
+        else:
+            if len(self.cache) >= MAX_CACHED:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[instance_id] = _Cached(history, appended_result.etag)
         columns = checkpoint_columns(
             appended, execution_id=execution or "", custom_status=result.custom_status, task_hub=self.hub.name
         )
-        await self.hub.instances.write_checkpoint(instance_id, columns, appended_result.offloaded)
-        await self._delete(batch)
+        self._after_commit(instance_id, columns, appended_result.offloaded, batch)
         log.debug(
             "episode %d of %s: %s -> %s in %.0f ms",
             episode,
@@ -366,6 +436,39 @@ class Engine:
             result.status.name,
             (time.perf_counter() - began) * 1000,
         )
+
+    def _after_commit(
+        self, instance_id: str, columns: Any, offloaded: dict[tuple[int, str], str], batch: list[ReceivedMessage]
+    ) -> None:
+        """Steps 3 and 5 of the commit (Instances row, consumed messages) off the critical path.
+
+        The history append already made the episode durable (storage-layout §8.3). Row updates of one
+        instance are merged while a write is in flight, so a fast chain writes its row once per round trip.
+        """
+        self._spawn(self._delete(batch), f"dfx-delete-{instance_id}")
+        pending = self._pending_rows.get(instance_id)
+        if pending is None:
+            self._pending_rows[instance_id] = (dict(columns.columns), dict(offloaded))
+        else:
+            pending[0].update(columns.columns)
+            pending[1].update(offloaded)
+        self._blob_sources.setdefault(instance_id, {}).update(columns.blob_sources)
+        if instance_id not in self._row_writes:
+            task = asyncio.create_task(self._write_rows(instance_id), name=f"dfx-row-{instance_id}")
+            self._row_writes[instance_id] = task
+
+    async def _write_rows(self, instance_id: str) -> None:
+        try:
+            while instance_id in self._pending_rows:
+                values, offloaded = self._pending_rows.pop(instance_id)
+                sources = self._blob_sources.pop(instance_id, {})
+                update = CheckpointColumns(values, sources)
+                try:
+                    await self.hub.instances.write_checkpoint(instance_id, update, offloaded)
+                except (StorageError, OSError) as exc:
+                    log.warning("updating the Instances row of %s failed: %s", instance_id, exc)
+        finally:
+            self._row_writes.pop(instance_id, None)
 
     async def _send_all(
         self, instance_id: str, execution_id: str | None, outbound: list[Outbound], episode: int
@@ -391,22 +494,38 @@ class Engine:
 
     async def _activity_loop(self) -> None:
         queue_name = self.hub.names.work_item_queue
+        limit = self.settings.durable.max_concurrent_activity_functions
         delay = MIN_POLL
         while not self.stopping.is_set():
-            async with self.activity_slots:
-                try:
-                    messages = await self.hub.queues.receive(queue_name, 1, ACTIVITY_VISIBILITY)
-                except (StorageError, OSError) as exc:
-                    log.warning("receiving work items failed: %s", exc)
-                    messages = []
-                if messages:
-                    delay = MIN_POLL
-                    await self._run_activity(messages[0])
-                    continue
-            await self._wait(queue_name, delay)
-            delay = self._next_delay(delay)
+            free = limit - self.activities_running
+            if free <= 0:
+                self._activity_freed.clear()
+                await self._activity_freed.wait()
+                continue
+            try:
+                messages = await self.hub.queues.receive(queue_name, min(free, 32), ACTIVITY_VISIBILITY)
+            except (StorageError, OSError) as exc:
+                log.warning("receiving work items failed: %s", exc)
+                messages = []
+            if not messages:
+                await self._wait(queue_name, delay)
+                delay = self._next_delay(delay)
+                continue
+            delay = MIN_POLL
+            for message in messages:
+                self.activities_running += 1
+                self._spawn(self._run_activity(message), f"dfx-activity-{message.message_id}")
 
     async def _run_activity(self, message: ReceivedMessage) -> None:
+        try:
+            await self._execute_activity(message)
+        except Exception as exc:  # storage trouble: the work item reappears after its visibility timeout
+            log.warning("activity work item %s failed: %s", message.message_id, exc)
+        finally:
+            self.activities_running -= 1
+            self._activity_freed.set()
+
+    async def _execute_activity(self, message: ReceivedMessage) -> None:
         scheduled = message.event
         if not isinstance(scheduled, TaskScheduledEvent):
             await self.hub.queues.delete(message)
@@ -425,13 +544,25 @@ class Engine:
         if not ok:
             self.console.error(str(getattr(reply, "reason", "")))
         target = message.data.target
-        answer = MessageData(
-            TaskMessage(reply, target), episode=message.data.episode if message.data.episode is not None else -1,
-            sender=target,
-        )  # fmt: skip
-        queue = await self.hub.queues.send_to_instance(answer)
+        episode = message.data.episode if message.data.episode is not None else -1
+        answer = MessageData(TaskMessage(reply, target), episode=episode, sender=target)
+        queue = self.hub.names.control_queue_for(target.instance_id)
+        if queue in self.owned:
+            # This process runs that instance: the reply goes to its session in memory, and the work item stays
+            # (invisible) until the episode that consumes the reply is committed. A crash before that replays
+            # the activity, which is the at-least-once guarantee activities have anyway.
+            local_id = f"{LOCAL_PREFIX}{uuid.uuid4().hex}"
+            self._local_replies[local_id] = _LocalReply(message, queue, answer)
+            self._deliver(
+                ReceivedMessage(
+                    data=answer, queue_name=queue, message_id=local_id, pop_receipt="",
+                    dequeue_count=1, inserted_on=utcnow(), next_visible_on=None,
+                )
+            )  # fmt: skip
+            return
+        await self.hub.queues.send(queue, answer)
         self.wake(queue)
-        await self.hub.queues.delete(message)
+        self._spawn(self._delete([message]), f"dfx-delete-{message.message_id}")
 
     async def _keep_visible(self, message: ReceivedMessage) -> None:
         with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
