@@ -71,7 +71,7 @@ class UserLogHandler(logging.Handler):
     """Shows log records on the host console, prefixed with the function whose invocation wrote them."""
 
     def __init__(self, console: HostConsole) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG if console.verbose else logging.INFO)
         self.host_console = console
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -101,6 +101,5 @@ def install_logging(console: HostConsole) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if console.verbose else logging.INFO)
-    quiet = logging.INFO if console.verbose else logging.WARNING
-    for name in ("azure", "aiohttp.access", "asyncio", "watchfiles"):
-        logging.getLogger(name).setLevel(quiet)
+    for name in ("azure", "aiohttp.access", "asyncio", "watchfiles"):  # library chatter, even with --verbose
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -117,3 +117,15 @@ def test_http_results_convert_like_the_worker():
         encode_http_result({"a": 1})
     with pytest.raises(ConversionError):
         encode_http_result(None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-05-01T10:00:00.1234567Z", "2024-05-01T10:00:00Z", "2024-05-01T10:00:00.5+00:00", "2024-05-01 10:00"],
+)
+def test_the_sdk_timestamp_parser_agrees_with_dateutil(text):
+    from dateutil.parser import parse
+
+    from dfx.emulator.worker.sdk_speedups import parse_timestamp
+
+    assert parse_timestamp(text) == parse(text)

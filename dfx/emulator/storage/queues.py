@@ -108,8 +108,14 @@ class HubQueues:
         return blob_reference(blob)
 
     @storage_call
-    async def send(self, queue_name: str, message: MessageData, delay: float | timedelta | None = None) -> None:
-        """Put ``message`` on ``queue_name`` (TTL never, optional delay <= 7 days)."""
+    async def send(
+        self, queue_name: str, message: MessageData, delay: float | timedelta | None = None
+    ) -> ReceivedMessage:
+        """Put ``message`` on ``queue_name`` (TTL never, optional delay <= 7 days).
+
+        Returns the message as if received, with the pop receipt of the put: a sender that hid the message
+        (``delay``) may process and delete it itself without another worker ever seeing it.
+        """
         visibility = delay_seconds(delay)
         if not message.sequence_number:
             message.sequence_number = self.next_sequence_number()
@@ -119,10 +125,19 @@ class HubQueues:
         if visibility:
             kwargs["visibility_timeout"] = visibility
         try:
-            await queue.send_message(body, **kwargs)
+            sent = await queue.send_message(body, **kwargs)
         except ResourceNotFoundError:
             await self.create(queue_name)  # created lazily, as the provider does
-            await queue.send_message(body, **kwargs)
+            sent = await queue.send_message(body, **kwargs)
+        return ReceivedMessage(
+            data=message,
+            queue_name=queue_name,
+            message_id=sent.id,
+            pop_receipt=sent.pop_receipt or "",
+            dequeue_count=1,
+            inserted_on=sent.inserted_on,
+            next_visible_on=sent.next_visible_on,
+        )
 
     async def send_to_instance(self, message: MessageData, delay: float | timedelta | None = None) -> str:
         """Send to the control queue of the message's target instance; return the queue's name."""
@@ -130,8 +145,9 @@ class HubQueues:
         await self.send(queue_name, message, delay)
         return queue_name
 
-    async def send_work_item(self, message: MessageData) -> None:
-        await self.send(self.names.work_item_queue, message)
+    async def send_work_item(self, message: MessageData, hidden_for: int | None = None) -> ReceivedMessage:
+        """Put an activity work item; ``hidden_for`` seconds claims it for the sender (see ``send``)."""
+        return await self.send(self.names.work_item_queue, message, hidden_for)
 
     # -- receiving ----------------------------------------------------------------------------------
 
