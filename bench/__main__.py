@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from bench.azurite import REPO_ROOT, running_azurite
+from bench.engine import engine_section, measure_engine
 from bench.host import host_section, measure_host
 from bench.machine import this_machine
 from bench.report import rich_table, write_benchmarks
@@ -62,17 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with running_azurite(Path(workdir)) as account:
                 results = asyncio.run(run_suite(account, plan, progress))
+                engine = measure_engine(account, quick=args.quick, progress=progress)
                 host = measure_host(account, runs=3 if args.quick else 7, requests=200 if args.quick else 2000,
                                     progress=progress)  # fmt: skip
         except (DfxError, RuntimeError) as exc:
             console.print(f"[red]bench failed:[/] {exc}", highlight=False)
-            if exc.hint:
-                console.print(exc.hint, highlight=False)
+            hint = getattr(exc, "hint", None)
+            if hint:
+                console.print(hint, highlight=False)
             return 1
     console.print(rich_table(results))
+    raw_upsert = results[0].rate.per_second if results else 0.0
     console.print(Markdown(host_section(host)))
+    console.print(Markdown(engine_section(engine, raw_upsert)))
     if output is not None:
-        write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC), host_section(host))
+        sections = host_section(host) + "\n" + engine_section(engine, raw_upsert)
+        write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC), sections)
         console.print(f"wrote {output}")
     console.print(f"bench took {time.perf_counter() - started:.1f} s")
     return 0

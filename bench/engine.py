@@ -160,8 +160,8 @@ def engine_section(figures: EngineFigures, raw_upsert: float) -> str:
         "`dfx start bench/apps/engine_app --no-watch` against the bench's Azurite (4 partitions, one host), driven "
         "over the management API with `urllib`; completion is seen by polling the status route (every 10 ms for "
         "`hello_cities`, 100 ms otherwise). "
-        f"Azurite's raw single-entity upsert rate in the same run: {raw_upsert:.0f}/s (each activity costs about "
-        "eight queue and table operations).",
+        f"Azurite's raw single-entity upsert rate in the same run: {raw_upsert:.0f}/s (an activity costs about "
+        "five queue and table operations: work item put, history commit, Instances merge, work item delete).",
         "",
         "| Scenario | Result | Target | Runs (ms) |",
         "|---|---:|---|---|",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -14,9 +15,13 @@ pytestmark = pytest.mark.azurite
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
 
+HUB = "e2e" + uuid.uuid4().hex[:12]
+
+
 @pytest.fixture(scope="module")
 def host(module_hosts: HostLauncher) -> RunningHost:
-    running = module_hosts(APPS / "durable_app", "--no-watch")
+    """The durable app on its own task hub, so no other host of the suite competes for its partitions."""
+    running = module_hosts(APPS / "durable_app", "--no-watch", "--task-hub", HUB)
     running.wait_for("Task hub")
     return running
 
@@ -176,3 +181,39 @@ def test_list_and_purge_routes(host: RunningHost):
     assert call("DELETE", url).status == 404 and status(host, instance_id).status == 404
     no_from = call("DELETE", f"{host.url}/runtime/webhooks/durabletask/instances")
     assert no_from.status == 400 and no_from.json() == "Please provide value for 'createdTimeFrom' parameter."
+
+
+def test_a_finished_chain_is_stored_row_by_row_as_the_provider_writes_it(host: RunningHost, account):
+    import asyncio
+
+    from azure.data.tables.aio import TableClient
+
+    instance_id = wait_done(host, start(host, "chain", ["Tokyo"], instance_id="rows-1")["id"])["instanceId"]
+    time.sleep(0.5)  # the Instances row is written just after the history commit
+
+    async def read(table: str, query: str) -> list[dict[str, Any]]:
+        async with TableClient.from_connection_string(account.connection_string(), table) as client:
+            return [dict(e) async for e in client.query_entities(query)]
+
+    rows = asyncio.run(read(f"{HUB}History", f"PartitionKey eq '{instance_id}'"))
+    rows.sort(key=lambda r: r["RowKey"])
+    events = [r for r in rows if r["RowKey"] != "sentinel"]
+    assert [r["RowKey"] for r in events] == [f"{i:016X}" for i in range(8)]
+    assert [r["EventType"] for r in events] == [
+        "OrchestratorStarted", "ExecutionStarted", "TaskScheduled", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskCompleted", "ExecutionCompleted", "OrchestratorCompleted",
+    ]  # fmt: skip
+    assert [r["EventId"] for r in events] == [-1, -1, 0, -1, -1, -1, 1, -1]
+    assert [r["IsPlayed"] for r in events] == [False, True, False, False, False, True, False, False]
+    execution_id = events[1]["ExecutionId"]
+    assert all(r["ExecutionId"] == execution_id and "_Timestamp" in r for r in events)
+    assert events[1]["Name"] == "chain" and events[1]["Input"] == '"[\\"Tokyo\\"]"' and events[1]["Version"] == ""
+    assert events[2]["Name"] == "hello" and "Input" not in events[2]
+    assert events[5]["TaskScheduledId"] == 0 and events[5]["Result"] == '"Hello Tokyo!"'
+    assert events[6]["OrchestrationStatus"] == "Completed" and events[6]["Result"] == '["Hello Tokyo!"]'
+    sentinel = next(r for r in rows if r["RowKey"] == "sentinel")
+    assert sentinel["ExecutionId"] == execution_id and sentinel["IsCheckpointComplete"] is True
+    (row,) = asyncio.run(read(f"{HUB}Instances", f"PartitionKey eq '{instance_id}'"))
+    assert row["RowKey"] == "" and row["RuntimeStatus"] == "Completed" and row["Name"] == "chain"
+    assert row["Output"] == '["Hello Tokyo!"]' and row["CustomStatus"] == "null" and row["ExecutionId"] == execution_id
+    assert row["Input"] == '"[\\"Tokyo\\"]"' and row["TaskHubName"] == HUB and "CompletedTime" in row
