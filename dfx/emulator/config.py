@@ -89,6 +89,8 @@ class DurableOptions:
     partition_count: int = DEFAULT_PARTITION_COUNT
     max_queue_polling_interval: float = 30.0
     control_queue_batch_size: int = 32
+    control_queue_visibility_timeout: float = 300.0
+    work_item_queue_visibility_timeout: float = 300.0
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_entity_functions: int = 10 * (os.cpu_count() or 1)
@@ -171,6 +173,11 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
     defaults = DurableOptions()
     polling = _get(provider, "maxQueuePollingInterval")
     prefix = f"{where}: extensions.durableTask"
+
+    def span(name: str, default: float) -> float:
+        value = _get(provider, name)
+        return default if value is None else parse_timespan(value, f"{prefix}.storageProvider.{name}")
+
     batch = _get(provider, "controlQueueBatchSize", defaults.control_queue_batch_size)
     activities = _get(durable, "maxConcurrentActivityFunctions", defaults.max_concurrent_activity_functions)
     orchestrators = _get(durable, "maxConcurrentOrchestratorFunctions", defaults.max_concurrent_orchestrator_functions)
@@ -184,6 +191,12 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
             else parse_timespan(polling, f"{prefix}.storageProvider.maxQueuePollingInterval")
         ),
         control_queue_batch_size=_positive_int(batch, f"{prefix}.storageProvider.controlQueueBatchSize"),
+        control_queue_visibility_timeout=span(
+            "controlQueueVisibilityTimeout", defaults.control_queue_visibility_timeout
+        ),
+        work_item_queue_visibility_timeout=span(
+            "workItemQueueVisibilityTimeout", defaults.work_item_queue_visibility_timeout
+        ),
         max_concurrent_activity_functions=_positive_int(activities, f"{prefix}.maxConcurrentActivityFunctions"),
         max_concurrent_orchestrator_functions=_positive_int(
             orchestrators, f"{prefix}.maxConcurrentOrchestratorFunctions"

@@ -84,9 +84,11 @@ class HostLauncher:
         self.workdir = workdir
         self.hosts: list[RunningHost] = []
 
-    def __call__(self, source: Path, *args: str, wait: str | None = "Host started", copy: bool = True) -> RunningHost:
+    def __call__(
+        self, source: Path, *args: str, wait: str | None = "Host started", copy: bool = True, port: int | None = None
+    ) -> RunningHost:
         app_dir = copy_app(source, self.workdir / f"{source.name}-{len(self.hosts)}") if copy else source
-        port = free_port()
+        port = port or free_port()
         env = {**os.environ, "AzureWebJobsStorage": self.account.connection_string(), "PYTHONUNBUFFERED": "1",
                "COLUMNS": "200"}  # fmt: skip
         process = subprocess.Popen(

@@ -54,8 +54,6 @@ from dfx.emulator.worker.invoker import Invoker
 
 log = logging.getLogger(__name__)
 MIN_POLL = 0.05
-ACTIVITY_VISIBILITY = 300
-RENEW_ACTIVITY_EVERY = 60.0
 OUT_OF_ORDER_GRACE = 5
 ROW_PROGRESS_INTERVAL = 0.2
 
@@ -107,7 +105,7 @@ class Engine:
         self.index = index
         self.invoker = invoker
         self.console = console
-        self.me = worker_id()
+        self.me = worker_id(settings.port)
         self.owned: dict[str, asyncio.Task[None]] = {}
         self.wakeups: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.sessions: dict[str, _Session] = defaultdict(_Session)
@@ -116,6 +114,8 @@ class Engine:
         self.orchestrator_slots = asyncio.Semaphore(settings.durable.max_concurrent_orchestrator_functions)
         self.activity_slots = asyncio.Semaphore(settings.durable.max_concurrent_activity_functions)
         self._loops: list[asyncio.Task[None]] = []
+        self.control_visibility = max(1, round(settings.durable.control_queue_visibility_timeout))
+        self.work_item_visibility = max(1, round(settings.durable.work_item_queue_visibility_timeout))
         self.cache: dict[str, _Cached] = {}
         """Histories this process committed last (extended sessions, storage-layout §8.4): no re-read."""
         self._row_writes: dict[str, asyncio.Task[None]] = {}
@@ -199,7 +199,7 @@ class Engine:
         batch = self.settings.durable.control_queue_batch_size
         while not self.stopping.is_set():
             try:
-                messages = await self.hub.queues.receive(queue_name, batch)
+                messages = await self.hub.queues.receive(queue_name, batch, self.control_visibility)
             except (StorageError, OSError) as exc:
                 log.warning("receiving from %s failed: %s", queue_name, exc)
                 messages = []
@@ -497,7 +497,7 @@ class Engine:
                 if self.activities_running < self.settings.durable.max_concurrent_activity_functions:
                     # Claimed at put time (hidden, pop receipt kept): run here at once, no receive round trip.
                     # If this process dies, the work item reappears after the visibility timeout.
-                    claimed = await self.hub.queues.send_work_item(message, hidden_for=ACTIVITY_VISIBILITY)
+                    claimed = await self.hub.queues.send_work_item(message, hidden_for=self.work_item_visibility)
                     self.activities_running += 1
                     self._spawn(self._run_activity(claimed), f"dfx-activity-{claimed.message_id}")
                 else:
@@ -526,7 +526,7 @@ class Engine:
                 await self._activity_freed.wait()
                 continue
             try:
-                messages = await self.hub.queues.receive(queue_name, min(free, 32), ACTIVITY_VISIBILITY)
+                messages = await self.hub.queues.receive(queue_name, min(free, 32), self.work_item_visibility)
             except (StorageError, OSError) as exc:
                 log.warning("receiving work items failed: %s", exc)
                 messages = []
@@ -590,5 +590,5 @@ class Engine:
     async def _keep_visible(self, message: ReceivedMessage) -> None:
         with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
             while True:
-                await asyncio.sleep(RENEW_ACTIVITY_EVERY)
-                await self.hub.queues.renew(message, ACTIVITY_VISIBILITY)
+                await asyncio.sleep(self.work_item_visibility / 2)
+                await self.hub.queues.renew(message, self.work_item_visibility)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 from datetime import datetime, timedelta
 
@@ -14,9 +13,13 @@ LEASE_INTERVAL = timedelta(seconds=30)
 RENEW_INTERVAL = 10.0  # seconds between rounds (LeaseRenewInterval / LeaseAcquireInterval)
 
 
-def worker_id() -> str:
-    """This process's owner string: the machine name, made unique per process so two hosts never share one."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_id(port: int) -> str:
+    """This host's owner string: the machine name (the provider's default) and the port it serves.
+
+    Two hosts on one machine never share a port, so they never share an id; a host restarted on the same
+    port after a crash finds its own name on the leases and takes its partitions back at once.
+    """
+    return f"{socket.gethostname()}:{port}"
 
 
 def claim_or_renew(lease: PartitionLease, me: str, now: datetime) -> PartitionLease | None:

@@ -1,6 +1,7 @@
 """Durable patterns the e2e tests drive through `dfx start` and the real SDK client."""
 
 import json
+import time
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -53,6 +54,12 @@ def chain(context: df.DurableOrchestrationContext):
 def fan_out(context: df.DurableOrchestrationContext):
     count = context.get_input()
     results = yield context.task_all([context.call_activity("double", n) for n in range(count)])
+    return sum(results)
+
+
+@app.orchestration_trigger(context_name="context")
+def slow_fan_out(context: df.DurableOrchestrationContext):
+    results = yield context.task_all([context.call_activity("slow_double", n) for n in range(context.get_input())])
     return sum(results)
 
 
@@ -113,6 +120,12 @@ def hello(city: str) -> str:
 
 @app.activity_trigger(input_name="n")
 def double(n: int) -> int:
+    return n * 2
+
+
+@app.activity_trigger(input_name="n")
+def slow_double(n: int) -> int:
+    time.sleep(0.05)
     return n * 2
 
 
