@@ -11,6 +11,8 @@ from typing import Any
 from dfx.emulator.durable.encoding import parse_datetime
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
+#: The TaskScheduled name of ``context.call_http`` requests, run by the host itself (host-protocol §6).
+HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 #: DF's retry defaults for the options the Python SDK does not send (host-protocol §2.5).
 DEFAULT_MAX_RETRY_INTERVAL = timedelta(days=6)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dfx.emulator.durable.actions import Action, ActionError, ActionType, OrchestratorResult
+from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
 from dfx.emulator.durable.encoding import compact_json, to_sdk_json
 from dfx.emulator.durable.history import (
     ContinueAsNewEvent,
@@ -42,7 +42,6 @@ from dfx.emulator.durable.history import (
     TimerFiredEvent,
 )
 
-HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 #: DF's timer settings for Azure Storage, sent so the SDK splits long timers (host-protocol §2.10).
 MAXIMUM_SHORT_TIMER = "6.00:00:00"
 LONG_TIMER_INTERVAL = "3.00:00:00"
