@@ -217,3 +217,26 @@ def test_a_finished_chain_is_stored_row_by_row_as_the_provider_writes_it(host: R
     assert row["RowKey"] == "" and row["RuntimeStatus"] == "Completed" and row["Name"] == "chain"
     assert row["Output"] == '["Hello Tokyo!"]' and row["CustomStatus"] == "null" and row["ExecutionId"] == execution_id
     assert row["Input"] == '"[\\"Tokyo\\"]"' and row["TaskHubName"] == HUB and "CompletedTime" in row
+
+
+def test_rewind_replays_a_failed_instance_from_its_failure(host: RunningHost):
+    instance_id = start(host, "fail_once")["id"]
+    assert wait_done(host, instance_id)["runtimeStatus"] == "Failed"
+    base = f"{host.url}/runtime/webhooks/durabletask/instances"
+    assert call("POST", f"{base}/{instance_id}/rewind?reason=retry").status == 202
+    done = wait_done(host, instance_id)
+    assert done["runtimeStatus"] == "Completed" and done["output"] == ["Hello before!", "second call works"]
+    assert call("POST", f"{base}/{instance_id}/rewind?reason=again").status == 410
+    assert call("POST", f"{base}/nope/rewind").status == 404
+
+
+def test_restart_with_a_new_id_and_with_the_same_id(host: RunningHost):
+    instance_id = wait_done(host, start(host, "chain", ["Riga"])["id"])["instanceId"]
+    base = f"{host.url}/runtime/webhooks/durabletask/instances"
+    fresh = call("POST", f"{base}/{instance_id}/restart")
+    assert fresh.status == 202 and fresh.json()["id"] != instance_id
+    assert wait_done(host, fresh.json()["id"])["output"] == ["Hello Riga!"]
+    same = call("POST", f"{base}/{instance_id}/restart?restartWithNewInstanceId=false")
+    assert same.status == 202 and same.json()["id"] == instance_id
+    assert wait_done(host, instance_id)["output"] == ["Hello Riga!"]
+    assert call("POST", f"{base}/unknown-id/restart").status == 400

@@ -20,9 +20,12 @@ from dfx.emulator.durable.history import (
     ExecutionStartedEvent,
     ExecutionSuspendedEvent,
     ExecutionTerminatedEvent,
+    GenericEvent,
     HistoryEvent,
     OrchestrationInstance,
     OrchestrationStatus,
+    SubOrchestrationInstanceFailedEvent,
+    TaskFailedEvent,
     utcnow,
 )
 from dfx.emulator.durable.orchestration import parse_output
@@ -174,6 +177,50 @@ class DurableClient:
                 exception_type="System.InvalidOperationException",
             )
         await self._send(OrchestrationInstance(instance_id), ExecutionResumedEvent(reason=reason))
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """Rewind a Failed instance (and its failed children) with the legacy Azure Storage algorithm (§2.13)."""
+        record = await self.require(instance_id)
+        status = record.runtime_status
+        if status in (OrchestrationStatus.Completed, OrchestrationStatus.Terminated, OrchestrationStatus.Canceled):
+            raise InstanceGone("The rewind operation is only supported on failed orchestration instances.")
+        if status != OrchestrationStatus.Failed:
+            raise ClientError(
+                "The rewind operation is only supported on failed orchestration instances.",
+                status=500,
+                exception_type="System.InvalidOperationException",
+            )
+        await self._rewind(instance_id, reason)
+
+    async def _rewind(self, instance_id: str, reason: str | None) -> None:
+        stored = await self.hub.history.read_rows(instance_id)
+        rows = stored.rows
+        events = [from_table_entity(row) for row in rows]
+        failed_tasks = {e.task_scheduled_id for e in events if isinstance(e, TaskFailedEvent)}
+        failed_children = {e.task_scheduled_id for e in events if isinstance(e, SubOrchestrationInstanceFailedEvent)}
+        rewrites: list[tuple[str, str]] = []
+        children: list[str] = []
+        for row, event in zip(rows, events, strict=True):
+            kind = event.event_type.name
+            if (
+                kind in ("TaskFailed", "SubOrchestrationInstanceFailed")
+                or (kind == "TaskScheduled" and event.event_id in failed_tasks)
+                or (kind == "ExecutionCompleted" and row.get("OrchestrationStatus") == "Failed")
+            ):
+                rewrites.append((row["RowKey"], kind))
+            elif kind == "SubOrchestrationInstanceCreated" and event.event_id in failed_children:
+                children.append(getattr(event, "instance_id", None) or "")
+        await self.hub.history.rewrite_as_generic(instance_id, rewrites)
+        pending = {"RuntimeStatus": OrchestrationStatus.Pending.name, "LastUpdatedTime": utcnow()}
+        await self.hub.instances.merge(instance_id, pending)
+        rewound_children = False
+        for child in children:
+            record = await self.hub.instances.get(child, fetch_large=False)
+            if record is not None and record.runtime_status == OrchestrationStatus.Failed:
+                await self._rewind(child, reason)
+                rewound_children = True
+        if not rewound_children:  # the deepest failed instances are woken; parents wait for their children
+            await self._send(OrchestrationInstance(instance_id), GenericEvent(data=reason))
 
     async def restart(self, instance_id: str, new_instance_id: bool) -> str:
         record = await self.hub.instances.get(instance_id)

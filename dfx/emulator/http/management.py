@@ -171,7 +171,8 @@ class ManagementApi:
             started = await self.client.restart(instance_id, new_id)
             return await self._maybe_wait(request, started)
         if action == "rewind" and len(rest) == 2:
-            raise ClientError("Rewind is not supported by this dfx version yet.", status=501)
+            await self.client.rewind(instance_id, reason)
+            return web.Response(status=202)
         return web.Response(status=404)
 
     # -- routes -------------------------------------------------------------------------------------

@@ -242,6 +242,17 @@ class HistoryTable:
         )
 
     @storage_call
+    async def rewrite_as_generic(self, instance_id: str, row_keys: Sequence[tuple[str, str]]) -> None:
+        """Turn rows into GenericEvent rows in place, ``Reason = "Rewound: <old type>"`` (legacy rewind, §3.10)."""
+        key = escape_partition_key(instance_id)
+        for row_key, old_type in row_keys:
+            await self._table.upsert_entity(
+                {"PartitionKey": key, "RowKey": row_key, "EventType": EventType.GenericEvent.name,
+                 "Reason": f"Rewound: {old_type}"},
+                mode=UpdateMode.MERGE,
+            )  # fmt: skip
+
+    @storage_call
     async def has_rows(self, instance_id: str) -> bool:
         key = escape_partition_key(instance_id)
         async for _ in self._table.query_entities(odata.eq("PartitionKey", key), select=["RowKey"]):

@@ -129,6 +129,21 @@ def slow_double(n: int) -> int:
     return n * 2
 
 
+@app.orchestration_trigger(context_name="context")
+def fail_once(context: df.DurableOrchestrationContext):
+    first = yield context.call_activity("hello", "before")
+    second = yield context.call_activity("fails_first_time", context.instance_id)
+    return [first, second]
+
+
+@app.activity_trigger(input_name="key")
+def fails_first_time(key: str) -> str:
+    ATTEMPTS[f"once-{key}"] = ATTEMPTS.get(f"once-{key}", 0) + 1
+    if ATTEMPTS[f"once-{key}"] == 1:
+        raise RuntimeError("first call fails")
+    return "second call works"
+
+
 @app.activity_trigger(input_name="key")
 def flaky(key: str) -> str:
     ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
