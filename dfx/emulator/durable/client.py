@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from dfx.emulator.durable.encoding import format_datetime_seconds, from_table_entity, to_sdk_json
 from dfx.emulator.durable.history import (
@@ -86,17 +85,27 @@ def validate_instance_id(instance_id: str) -> None:
         )
 
 
+class Dispatcher(Protocol):
+    """What a local engine offers a client: fast delivery of control messages and a hint about new instances."""
+
+    async def send_control(self, message: MessageData) -> str: ...
+
+    def note_new_instance(self, instance_id: str) -> None: ...
+
+
 @dataclass
 class DurableClient:
-    """Client operations against one task hub; ``wake`` tells a local engine that a queue got a message."""
+    """Client operations against one task hub; with a local ``dispatcher`` its messages skip the polling."""
 
     hub: TaskHub
-    wake: Callable[[str], None] = lambda queue_name: None
+    dispatcher: Dispatcher | None = None
 
     async def _send(self, target: OrchestrationInstance, event: HistoryEvent) -> None:
         message = MessageData(TaskMessage(event, target), sender=CLIENT_SENDER)
-        queue = await self.hub.queues.send_to_instance(message)
-        self.wake(queue)
+        if self.dispatcher is not None:
+            await self.dispatcher.send_control(message)
+        else:
+            await self.hub.queues.send_to_instance(message)
 
     async def start(
         self, name: str, instance_id: str | None, input_text: str | None, *, version: str | None = None
@@ -122,6 +131,8 @@ class DurableClient:
             generation=generation,
             timestamp=now,
         )
+        if existing is None and self.dispatcher is not None:
+            self.dispatcher.note_new_instance(instance_id)  # no row, so no history: the engine need not read it
         await self._send(execution, event)
         await self.hub.instances.write_pending(
             instance_id=instance_id,

@@ -55,7 +55,6 @@ from dfx.emulator.worker.invoker import Invoker
 log = logging.getLogger(__name__)
 MIN_POLL = 0.05
 OUT_OF_ORDER_GRACE = 5
-ROW_PROGRESS_INTERVAL = 0.2
 
 
 @dataclass
@@ -150,6 +149,28 @@ class Engine:
             for lease in await self.hub.partitions.read_all():
                 if lease.current_owner == self.me:
                     await self.hub.partitions.replace(released(lease))
+
+    def note_new_instance(self, instance_id: str) -> None:
+        """A client is starting ``instance_id``, which has no Instances row: its first episode skips the read.
+
+        If a history existed anyway, the first commit (sentinel Insert) conflicts and the episode is retried
+        with a real read, so the hint can never corrupt anything.
+        """
+        if instance_id not in self.cache:
+            self.cache[instance_id] = _Cached([], None)
+
+    async def send_control(self, message: MessageData, delay: float | None = None) -> str:
+        """Put a message on its target's control queue; when this process owns that queue, also hand it to the
+        session at once. The queued copy is put hidden and deleted by the session with the put's pop receipt,
+        so nobody polls for it; if this process dies first, it reappears after the visibility timeout."""
+        queue = self.hub.names.control_queue_for(message.target.instance_id)
+        if queue in self.owned and not delay:
+            claimed = await self.hub.queues.send(queue, message, self.control_visibility)
+            self._deliver(claimed)
+            return queue
+        await self.hub.queues.send(queue, message, delay)
+        self.wake(queue)
+        return queue
 
     def wake(self, queue_name: str) -> None:
         """A message was put on ``queue_name``: poll it now if this process owns it."""
@@ -471,11 +492,6 @@ class Engine:
     async def _write_rows(self, instance_id: str) -> None:
         try:
             while instance_id in self._pending_rows:
-                values = self._pending_rows[instance_id][0]
-                if values.get("RuntimeStatus") == "Running" and "CreatedTime" not in values:
-                    # Progress of a running instance: let a few episodes coalesce into one write, keeping
-                    # Azurite free for the history commits on the critical path. Starts and ends go at once.
-                    await asyncio.sleep(ROW_PROGRESS_INTERVAL)
                 values, offloaded = self._pending_rows.pop(instance_id)
                 sources = self._blob_sources.pop(instance_id, {})
                 update = CheckpointColumns(values, sources)
@@ -504,12 +520,12 @@ class Engine:
                     await self.hub.queues.send_work_item(message)
                     self.wake(self.hub.names.work_item_queue)
                 return
-            delay = (item.visible_at - utcnow()).total_seconds() if item.visible_at is not None else None
-            queue = await self.hub.queues.send_to_instance(message, max(0.0, delay) if delay else None)
-            if item.visible_at is not None:
-                self.schedule_wakeup(queue, item.visible_at)
-            else:
-                self.wake(queue)
+            if item.visible_at is None:
+                await self.send_control(message)
+                return
+            delay = max(0.0, (item.visible_at - utcnow()).total_seconds())
+            queue = await self.hub.queues.send_to_instance(message, delay or None)
+            self.schedule_wakeup(queue, item.visible_at)
 
         await asyncio.gather(*(send(item) for item in outbound))
 
