@@ -65,6 +65,16 @@ class _Session:
     running: bool = False
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a background task's exception as seen (it was already logged and handled where it happened)."""
+    if not task.cancelled():
+        task.exception()
+
+
+class _EarlierCommitFailed(Exception):
+    """An append could not run because the append of an earlier episode of the same instance failed."""
+
+
 @dataclass
 class _Cached:
     """An instance's current execution as last committed here, with the sentinel ETag."""
@@ -118,6 +128,10 @@ class Engine:
         self.cache: dict[str, _Cached] = {}
         """Histories this process committed last (extended sessions, storage-layout §8.4): no re-read."""
         self._row_writes: dict[str, asyncio.Task[None]] = {}
+        self._commits: dict[str, asyncio.Task[str | None]] = {}
+        self._inflight: dict[str, list[asyncio.Task[str | None]]] = {}
+        self._etags: dict[str, str | None] = {}
+        """The sentinel ETag after the last landed commit of each cached instance."""
         self._pending_rows: dict[str, tuple[dict[str, Any], dict[tuple[int, str], str]]] = {}
         self._local_replies: dict[str, _LocalReply] = {}
         self._blob_sources: dict[str, dict[str, tuple[int, str]]] = {}
@@ -141,6 +155,8 @@ class Engine:
         await asyncio.gather(*self._loops, *self.owned.values(), return_exceptions=True)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
+        if self._commits:
+            await asyncio.wait(list(self._commits.values()), timeout=5)
         if self._row_writes:
             await asyncio.wait(list(self._row_writes.values()), timeout=5)
         leftovers, self._local_replies = list(self._local_replies.values()), {}
@@ -158,6 +174,7 @@ class Engine:
         """
         if instance_id not in self.cache:
             self.cache[instance_id] = _Cached([], None)
+            self._etags[instance_id] = None
 
     async def send_control(self, message: MessageData, delay: float | None = None) -> str:
         """Put a message on its target's control queue; when this process owns that queue, also hand it to the
@@ -253,6 +270,7 @@ class Engine:
         session = self.sessions[instance_id]
         try:
             while session.messages and not self.stopping.is_set():
+                await self._pipeline_room(instance_id)
                 batch = list(session.messages.values())
                 session.messages.clear()
                 async with self.orchestrator_slots:
@@ -271,6 +289,15 @@ class Engine:
             session.running = False
             if not session.messages:
                 self.sessions.pop(instance_id, None)
+
+    async def _pipeline_room(self, instance_id: str) -> None:
+        """Let at most one commit of an instance be in flight while its next episode runs.
+
+        One is enough to overlap the orchestrator with the previous append; waiting beyond that lets the
+        messages arriving meanwhile gather into one bigger episode instead of many small ones.
+        """
+        while len(pending := [t for t in self._inflight.get(instance_id, []) if not t.done()]) >= 2:
+            await asyncio.wait([pending[0]])
 
     async def _abandon(self, batch: list[ReceivedMessage]) -> None:
         for message in batch:
@@ -299,9 +326,14 @@ class Engine:
 
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         cached = self.cache.get(instance_id)
+        in_flight = self._commits.get(instance_id)
+        if cached is None and in_flight is not None:
+            with contextlib.suppress(Exception):
+                await in_flight  # read what the pending commits wrote, not what was there before them
         if cached is None:
             stored = await self.hub.history.read(instance_id)
             cached = _Cached(list(stored.events), stored.etag)
+            self._etags[instance_id] = stored.etag
         past: list[HistoryEvent] = list(cached.events)
         starts = [m for m in batch if isinstance(m.event, ExecutionStartedEvent)]
         start_index = len(past)
@@ -439,35 +471,84 @@ class Engine:
             appended, start_index, past = result.appended, 0, []
             execution = new_start.orchestration_instance.execution_id
         episode = sum(1 for e in [*past, *appended] if e.event_type.name == "OrchestratorStarted")
-        t_send = time.perf_counter()
         await self._send_all(instance_id, execution, outbound, episode)
-        t_send = time.perf_counter() - t_send
-        t_append = time.perf_counter()
-        appended_result = await self.hub.history.append(
-            instance_id, execution or "", appended, start_index=start_index, etag=etag
-        )
-        t_append = time.perf_counter() - t_append
-        log.debug("timing %s: sdk %.1f send %.1f append %.1f ms", instance_id, t_sdk * 1000, t_send * 1000,
-                  t_append * 1000)  # fmt: skip
-        history = [*past, *appended]
         if result.status.is_terminal:
             self.cache.pop(instance_id, None)
         else:
             if len(self.cache) >= MAX_CACHED:
-                self.cache.pop(next(iter(self.cache)))
-            self.cache[instance_id] = _Cached(history, appended_result.etag)
+                evicted = next(iter(self.cache))
+                self.cache.pop(evicted)
+                self._etags.pop(evicted, None)
+            self.cache[instance_id] = _Cached([*past, *appended], None)
         columns = checkpoint_columns(
             appended, execution_id=execution or "", custom_status=result.custom_status, task_hub=self.hub.name
         )
-        self._after_commit(instance_id, columns, appended_result.offloaded, batch)
+        previous = self._commits.get(instance_id)
+        commit = asyncio.create_task(
+            self._commit(instance_id, previous, etag, execution or "", appended, start_index, columns, batch),
+            name=f"dfx-commit-{instance_id}",
+        )
+        self._commits[instance_id] = commit
+        inflight = self._inflight.setdefault(instance_id, [])
+        inflight.append(commit)
+
+        def landed(task: asyncio.Task[str | None]) -> None:
+            _retrieve(task)
+            inflight.remove(task)
+            if not inflight and self._inflight.get(instance_id) is inflight:
+                del self._inflight[instance_id]
+
+        commit.add_done_callback(landed)
         log.debug(
-            "episode %d of %s: %s -> %s in %.0f ms",
+            "episode %d of %s: %s -> %s in %.0f ms (sdk %.0f ms)",
             episode,
             instance_id,
             ", ".join(describe(e) for e in events),
             result.status.name,
             (time.perf_counter() - began) * 1000,
+            t_sdk * 1000,
         )
+
+    async def _commit(
+        self,
+        instance_id: str,
+        previous: asyncio.Task[str | None] | None,
+        etag: str | None,
+        execution_id: str,
+        appended: list[HistoryEvent],
+        start_index: int,
+        columns: CheckpointColumns,
+        batch: list[ReceivedMessage],
+    ) -> str | None:
+        """Append one episode's history, chained after the previous episode's append of the same instance.
+
+        The next episode of an instance runs its orchestrator while this append is in flight (its outbound
+        messages were already sent, as §8.3 requires before the append); appends stay in order because each
+        waits for the one before and takes the sentinel ETag it produced.
+        """
+        try:
+            if previous is not None:
+                etag = await previous
+            else:
+                etag = self._etags.get(instance_id, etag)
+            appended_result = await self.hub.history.append(
+                instance_id, execution_id, appended, start_index=start_index, etag=etag
+            )
+        except Exception as exc:
+            self.cache.pop(instance_id, None)
+            self._etags.pop(instance_id, None)
+            if not isinstance(exc, CheckpointConflictError | _EarlierCommitFailed):
+                self.console.error(f"Orchestration {instance_id!r}: {type(exc).__name__}: {exc}")
+                log.exception("commit of %s failed", instance_id)
+            await self._abandon(batch)
+            if self._commits.get(instance_id) is asyncio.current_task():
+                del self._commits[instance_id]
+            raise _EarlierCommitFailed(instance_id) from exc
+        self._etags[instance_id] = appended_result.etag
+        if self._commits.get(instance_id) is asyncio.current_task():
+            del self._commits[instance_id]
+        self._after_commit(instance_id, columns, appended_result.offloaded, batch)
+        return appended_result.etag
 
     def _after_commit(
         self, instance_id: str, columns: Any, offloaded: dict[tuple[int, str], str], batch: list[ReceivedMessage]
