@@ -89,6 +89,8 @@ class DurableOptions:
     partition_count: int = DEFAULT_PARTITION_COUNT
     max_queue_polling_interval: float = 30.0
     control_queue_batch_size: int = 32
+    default_version: str = ""
+    """``defaultVersion``: the version given to orchestrations started without one."""
     control_queue_visibility_timeout: float = 300.0
     work_item_queue_visibility_timeout: float = 300.0
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
@@ -182,8 +184,12 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
     activities = _get(durable, "maxConcurrentActivityFunctions", defaults.max_concurrent_activity_functions)
     orchestrators = _get(durable, "maxConcurrentOrchestratorFunctions", defaults.max_concurrent_orchestrator_functions)
     entities = _get(durable, "maxConcurrentEntityFunctions", defaults.max_concurrent_entity_functions)
+    default_version = _get(durable, "defaultVersion") or ""
+    if not isinstance(default_version, str):
+        raise ConfigError(f"{prefix}.defaultVersion must be a string.")
     return DurableOptions(
         hub_name=hub,
+        default_version=default_version,
         partition_count=count,
         max_queue_polling_interval=(
             defaults.max_queue_polling_interval

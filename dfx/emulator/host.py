@@ -161,7 +161,9 @@ class Host:
         if self.state.load_error is not None:
             return
         self.engine = modules.Engine(self.settings, hub, self.index, self.invoker, self.console)
-        client = modules.DurableClient(hub, dispatcher=self.engine)
+        client = modules.DurableClient(
+            hub, dispatcher=self.engine, default_version=self.settings.durable.default_version
+        )
         system_key = self.keys.durable_system if self.keys else None
         self.management = modules.ManagementApi(client, self.index, hub.name, system_key=system_key)
         await self.engine.start()

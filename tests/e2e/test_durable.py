@@ -240,3 +240,9 @@ def test_restart_with_a_new_id_and_with_the_same_id(host: RunningHost):
     assert same.status == 202 and same.json()["id"] == instance_id
     assert wait_done(host, instance_id)["output"] == ["Hello Riga!"]
     assert call("POST", f"{base}/unknown-id/restart").status == 400
+
+
+def test_versions_reach_the_orchestration_context(host: RunningHost):
+    reply = call("POST", f"{host.url}/runtime/webhooks/durabletask/orchestrators/versioned?version=2.0")
+    assert reply.status == 202
+    assert wait_done(host, reply.json()["id"])["output"] == {"mine": "2.0", "child": "child-1"}

@@ -127,3 +127,8 @@ def test_a_broken_local_settings_names_file_and_line(tmp_path):
     write(tmp_path, "local.settings.json", '{\n  "Values": {\n    "A": "1",\n  }\n}')
     with pytest.raises(ConfigError, match=r"local\.settings\.json:4:"):
         load_settings(tmp_path, environ={})
+
+
+def test_default_version_comes_from_host_json(tmp_path):
+    write(tmp_path, "host.json", {"version": "2.0", "extensions": {"durableTask": {"defaultVersion": "1.5"}}})
+    assert load_settings(tmp_path, environ={}).durable.default_version == "1.5"

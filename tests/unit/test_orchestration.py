@@ -157,3 +157,14 @@ def test_terminate_completes_without_running_user_code():
     result = instance.episode(ExecutionTerminatedEvent(input="stop"))
     assert not result.ran_orchestrator and result.status == OrchestrationStatus.Terminated
     assert result.appended[-2].orchestration_status == OrchestrationStatus.Terminated
+
+
+def test_continue_as_new_carries_events_no_wait_consumed():
+    from dfx.emulator.durable.actions import Action, ActionType
+    from dfx.emulator.durable.history import EventRaisedEvent
+    from dfx.emulator.durable.orchestration import unconsumed_events
+
+    history = [EventRaisedEvent(name="a", input="1"), EventRaisedEvent(name="a", input="2"),
+               EventRaisedEvent(name="b", input="3")]  # fmt: skip
+    waits = [Action(ActionType.WhenAny, children=(Action(ActionType.WaitForExternalEvent, name="a"),))]
+    assert [(e.name, e.input) for e in unconsumed_events(history, waits)] == [("a", "2"), ("b", "3")]

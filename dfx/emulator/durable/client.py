@@ -99,6 +99,7 @@ class DurableClient:
 
     hub: TaskHub
     dispatcher: Dispatcher | None = None
+    default_version: str = ""
 
     async def _send(self, target: OrchestrationInstance, event: HistoryEvent) -> None:
         message = MessageData(TaskMessage(event, target), sender=CLIENT_SENDER)
@@ -126,7 +127,7 @@ class DurableClient:
         event = ExecutionStartedEvent(
             orchestration_instance=execution,
             name=name,
-            version=version or "",
+            version=version or self.default_version,
             input=input_text,
             generation=generation,
             timestamp=now,
@@ -141,7 +142,7 @@ class DurableClient:
             input=input_text,
             created_time=now,
             generation=generation,
-            version=version or "",
+            version=version or self.default_version,
             existing_etag=existing.etag if existing is not None else None,
         )
         return instance_id

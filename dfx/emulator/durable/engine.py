@@ -455,7 +455,14 @@ class Engine:
         began = time.perf_counter()
 
         def run(history: list[HistoryEvent], new: list[HistoryEvent]) -> EpisodeResult:
-            return run_episode(history, new, instance_id=instance_id, invoke=invoke, now=utcnow())
+            return run_episode(
+                history,
+                new,
+                instance_id=instance_id,
+                invoke=invoke,
+                now=utcnow(),
+                default_version=self.settings.durable.default_version,
+            )
 
         t_sdk = time.perf_counter()
         result = await loop.run_in_executor(self.invoker.pool, run, past, events)
@@ -465,7 +472,7 @@ class Engine:
         execution = started.orchestration_instance.execution_id
         while result.new_execution is not None:  # continue-as-new runs the next execution in this work item
             new_start = result.new_execution
-            fresh: list[HistoryEvent] = [new_start]
+            fresh: list[HistoryEvent] = [new_start, *result.carried_events]
             result = await loop.run_in_executor(self.invoker.pool, run, [], fresh)
             outbound += result.outbound
             appended, start_index, past = result.appended, 0, []

@@ -83,6 +83,8 @@ class EpisodeResult:
     custom_status: str | None = None
     new_execution: ExecutionStartedEvent | None = None
     """Set by continue-as-new: the history of the new execution starts with ``appended`` from index 0."""
+    carried_events: list[HistoryEvent] = field(default_factory=list)
+    """External events no wait consumed, handed to the new execution of a continue-as-new."""
     ran_orchestrator: bool = False
 
 
@@ -160,9 +162,16 @@ class _Replay:
     """Replays the action list against the history (§2.7), collecting new events and messages."""
 
     def __init__(
-        self, history: Sequence[HistoryEvent], *, instance: OrchestrationInstance, name: str, now: datetime
+        self,
+        history: Sequence[HistoryEvent],
+        *,
+        instance: OrchestrationInstance,
+        name: str,
+        now: datetime,
+        default_version: str = "",
     ) -> None:
         self.history = history
+        self.default_version = default_version
         self.instance = instance
         self.name = name
         self.now = now
@@ -239,7 +248,7 @@ class _Replay:
                     name=self.name, orchestration_instance=self.instance, task_schedule_id=event_id
                 ),
                 name=name,
-                version=action.version or "",
+                version=action.version or self.default_version,
                 input=compact_json(action.input) if action.input is not None else None,
                 generation=0,
                 timestamp=self.now,
@@ -364,6 +373,7 @@ def run_episode(
     instance_id: str,
     invoke: Invoke,
     now: datetime,
+    default_version: str = "",
 ) -> EpisodeResult:
     """Run one episode of ``instance_id`` whose stored history is ``past`` and whose inbox is ``new_events``.
 
@@ -402,7 +412,7 @@ def run_episode(
     result = call_orchestrator(invoke, context_json(instance_id, history, played_before=len(past)))
     out.ran_orchestrator = True
     out.custom_status = compact_json(result.custom_status) if result.custom_status not in (None, "") else None
-    replay = _Replay(history, instance=instance, name=name, now=now)
+    replay = _Replay(history, instance=instance, name=name, now=now, default_version=default_version)
     try:
         replay.replay(result.actions)
         if result.is_done and not result.failed and (stray := replay.unmatched()) is not None:
@@ -430,6 +440,7 @@ def run_episode(
         return out
     continued = next((a for a in result.actions if a.type == ActionType.ContinueAsNew), None)
     if continued is not None:
+        out.carried_events = unconsumed_events(history, result.actions)
         return _continue_as_new(out, started, continued, now)
     output = compact_json(result.output) if result.has_output else None
     return _finish(out, replay, started, OrchestrationStatus.Completed, output, now, open_tasks=replay.open_tasks)
@@ -454,6 +465,29 @@ def _finish(
     parent = _notify_parent(started, status, result, now)
     out.outbound += [parent] if parent else []
     return out
+
+
+def unconsumed_events(history: Sequence[HistoryEvent], actions: Sequence[Action]) -> list[HistoryEvent]:
+    """EventRaised events beyond what the code's waits took, per name, in arrival order (the DTFx
+    ``preserveUnprocessedEvents`` rule for continue-as-new)."""
+    waits: dict[str, int] = {}
+
+    def count(action: Action) -> None:
+        if action.type == ActionType.WaitForExternalEvent and action.name:
+            waits[action.name] = waits.get(action.name, 0) + 1
+        for child in action.children:
+            count(child)
+
+    for action in actions:
+        count(action)
+    carried: list[HistoryEvent] = []
+    for event in history:
+        if isinstance(event, EventRaisedEvent) and event.name is not None:
+            if waits.get(event.name, 0) > 0:
+                waits[event.name] -= 1
+            else:
+                carried.append(EventRaisedEvent(name=event.name, input=event.input))
+    return carried
 
 
 def _continue_as_new(

@@ -130,6 +130,17 @@ def slow_double(n: int) -> int:
 
 
 @app.orchestration_trigger(context_name="context")
+def versioned(context: df.DurableOrchestrationContext):
+    child = yield context.call_sub_orchestrator("version_of", None, version="child-1")
+    return {"mine": context.version, "child": child}
+
+
+@app.orchestration_trigger(context_name="context")
+def version_of(context: df.DurableOrchestrationContext):
+    return context.version
+
+
+@app.orchestration_trigger(context_name="context")
 def fail_once(context: df.DurableOrchestrationContext):
     first = yield context.call_activity("hello", "before")
     second = yield context.call_activity("fails_first_time", context.instance_id)
