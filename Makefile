@@ -21,7 +21,7 @@ $(NODE_OK): package.json package-lock.json
 	@touch $@
 
 run: setup
-	$(BIN)/dfx start samples/hello_http $(ARGS)
+	$(BIN)/dfx start samples/hello_cities $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest
