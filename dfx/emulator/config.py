@@ -96,6 +96,7 @@ class DurableOptions:
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_entity_functions: int = 10 * (os.cpu_count() or 1)
+    max_entity_operation_batch_size: int = 5000
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
     activities = _get(durable, "maxConcurrentActivityFunctions", defaults.max_concurrent_activity_functions)
     orchestrators = _get(durable, "maxConcurrentOrchestratorFunctions", defaults.max_concurrent_orchestrator_functions)
     entities = _get(durable, "maxConcurrentEntityFunctions", defaults.max_concurrent_entity_functions)
+    entity_batch = _get(durable, "maxEntityOperationBatchSize", defaults.max_entity_operation_batch_size)
     default_version = _get(durable, "defaultVersion") or ""
     if not isinstance(default_version, str):
         raise ConfigError(f"{prefix}.defaultVersion must be a string.")
@@ -208,6 +210,7 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
             orchestrators, f"{prefix}.maxConcurrentOrchestratorFunctions"
         ),
         max_concurrent_entity_functions=_positive_int(entities, f"{prefix}.maxConcurrentEntityFunctions"),
+        max_entity_operation_batch_size=_positive_int(entity_batch, f"{prefix}.maxEntityOperationBatchSize"),
     )
 
 

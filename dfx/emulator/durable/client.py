@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from dfx.emulator.durable.encoding import format_datetime_seconds, from_table_entity, to_sdk_json
+from dfx.emulator.durable.entities import OPERATION_EVENT, EntityId, EntityIdError, SchedulerState, request_json
 from dfx.emulator.durable.history import (
     EventRaisedEvent,
     ExecutionResumedEvent,
@@ -233,6 +234,27 @@ class DurableClient:
                 rewound_children = True
         if not rewound_children:  # the deepest failed instances are woken; parents wait for their children
             await self._send(OrchestrationInstance(instance_id), GenericEvent(data=reason))
+
+    async def signal_entity(self, entity: EntityId, operation: str, input_text: str | None) -> None:
+        """A client signal: an ``op`` event with a signal request (no response) to ``@name@key``."""
+        try:
+            entity.validate()
+        except EntityIdError as exc:
+            raise ClientError(str(exc), exception_type="System.ArgumentException") from exc
+        request = request_json(operation, input_text=input_text, signal=True)
+        await self._send(
+            OrchestrationInstance(entity.instance_id), EventRaisedEvent(name=OPERATION_EVENT, input=request)
+        )
+
+    async def entity_state(self, entity: EntityId) -> tuple[bool, Any]:
+        """Whether the entity exists, and its state as a JSON value."""
+        record = await self.hub.instances.get(entity.instance_id)
+        if record is None:
+            return False, None
+        scheduler = SchedulerState.from_json(record.input)
+        if not scheduler.exists:
+            return False, None
+        return True, parse_output(scheduler.state)
 
     async def restart(self, instance_id: str, new_instance_id: bool) -> str:
         record = await self.hub.instances.get(instance_id)

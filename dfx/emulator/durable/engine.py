@@ -23,13 +23,28 @@ from azure.functions import meta
 
 from dfx.emulator.config import Settings
 from dfx.emulator.durable.activities import run_activity
+from dfx.emulator.durable.entities import (
+    DELETE_OPERATION,
+    OPERATION_EVENT,
+    EntityId,
+    Request,
+    Response,
+    SchedulerState,
+    apply_batch_result,
+    batch_json,
+    failed_batch,
+    is_entity,
+)
 from dfx.emulator.durable.history import (
     COMPLETION_EVENT_TYPES,
+    EventRaisedEvent,
     ExecutionStartedEvent,
     ExecutionTerminatedEvent,
     HistoryEvent,
     OrchestrationInstance,
     OrchestrationStatus,
+    OrchestratorCompletedEvent,
+    OrchestratorStartedEvent,
     TaskScheduledEvent,
     TimerFiredEvent,
     utcnow,
@@ -49,7 +64,7 @@ from dfx.emulator.storage.instances_table import CheckpointColumns, checkpoint_c
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.taskhub import TaskHub
 from dfx.emulator.worker import sdk_speedups
-from dfx.emulator.worker.functions import ORCHESTRATION_TRIGGER, FunctionIndex
+from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 from dfx.emulator.worker.invoker import Invoker
 
 log = logging.getLogger(__name__)
@@ -325,6 +340,9 @@ class Engine:
         await asyncio.gather(*(self.hub.queues.delete(m) for m in targets), return_exceptions=True)
 
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        if is_entity(instance_id):
+            await self._entity_batch(instance_id, batch)
+            return
         cached = self.cache.get(instance_id)
         in_flight = self._commits.get(instance_id)
         if cached is None and in_flight is not None:
@@ -417,6 +435,104 @@ class Engine:
         for message in early:
             await self.hub.queues.abandon(message)
         await self._delete([m for m in batch if m not in early])
+
+    async def _entity_batch(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""
+        entity = EntityId.parse(instance_id)
+        in_flight = self._commits.get(instance_id)
+        if in_flight is not None:
+            await asyncio.wait([in_flight])
+        cached = self.cache.get(instance_id)
+        if cached is None:
+            stored = await self.hub.history.read(instance_id)
+            cached = _Cached(list(stored.events), stored.etag)
+            self._etags[instance_id] = stored.etag
+        started = execution_started(cached.events)
+        state = SchedulerState.from_json(started.input if started else None)
+        requests = [
+            Request.from_json(m.event.input)
+            for m in batch
+            if isinstance(m.event, EventRaisedEvent) and m.event.name == OPERATION_EVENT
+        ]
+        function = self.index.durable(ENTITY_TRIGGER, entity.name)
+        responses: list[Response] = []
+        chunk: list[Request] = []
+
+        async def flush() -> None:
+            nonlocal state
+            if not chunk:
+                return
+            if function is None:
+                known = ", ".join(f"'{n}'" for n in self.index.durable_names(ENTITY_TRIGGER)) or "none"
+                message = (
+                    f"The function '{entity.name}' doesn't exist, is disabled, or is not an entity function. "
+                    f"Additional info: The following are the known entity functions: {known}."
+                )
+                responses.extend(failed_batch(chunk, message))
+            else:
+                payload = batch_json(entity, state, chunk)
+                try:
+                    output = await asyncio.get_running_loop().run_in_executor(
+                        self.invoker.pool, self._call_entity, function, payload
+                    )
+                    state, results = apply_batch_result(state, chunk, output)
+                    responses.extend(results)
+                except Exception as exc:
+                    responses.extend(failed_batch(chunk, f"{type(exc).__name__}: {exc}"))
+            chunk.clear()
+
+        limit = self.settings.durable.max_entity_operation_batch_size
+        for request in requests:
+            if request.operation.lower() == DELETE_OPERATION:
+                await flush()
+                state = SchedulerState()
+                responses.append(Response(request, "null", False))
+                continue
+            chunk.append(request)
+            if len(chunk) >= limit:
+                await flush()
+        await flush()
+        for response in responses:
+            if response.is_error:
+                self.console.error(f"Error in operation '{response.request.operation}' of entity {instance_id}: "
+                                   f"{response.result}")  # fmt: skip
+        now = utcnow()
+        execution = OrchestrationInstance(instance_id, uuid.uuid4().hex)
+        appended: list[HistoryEvent] = [
+            OrchestratorStartedEvent(timestamp=now),
+            ExecutionStartedEvent(
+                orchestration_instance=execution, name=instance_id, input=state.to_json(), generation=0,
+                timestamp=now, is_played=True,
+            ),
+            OrchestratorCompletedEvent(timestamp=now),
+        ]  # fmt: skip
+        outbound = [
+            Outbound(
+                OrchestrationInstance(r.request.parent, r.request.parent_execution),
+                EventRaisedEvent(name=r.request.id, input=r.event_input()),
+            )
+            for r in responses
+            if not r.request.signal and r.request.parent
+        ]
+        await self._send_all(instance_id, execution.execution_id, outbound, 1)
+        self.cache[instance_id] = _Cached(appended, None)
+        columns = checkpoint_columns(
+            appended, execution_id=execution.execution_id or "", custom_status=state.custom_status(),
+            task_hub=self.hub.name,
+        )  # fmt: skip
+        previous = self._commits.get(instance_id)
+        commit = asyncio.create_task(
+            self._commit(instance_id, previous, cached.etag, execution.execution_id or "", appended, 0, columns, batch),
+            name=f"dfx-commit-{instance_id}",
+        )
+        self._commits[instance_id] = commit
+        commit.add_done_callback(_retrieve)
+
+    @staticmethod
+    def _call_entity(function: Any, payload: str) -> str:
+        converter = meta.get_binding_registry().get(ENTITY_TRIGGER)
+        context = converter.decode(meta.Datum(payload, "string"), trigger_metadata=None)
+        return str(function.callable(**{function.trigger.name: context}))
 
     def _invoke_for(self, name: str) -> Callable[[str], str]:
         function = self.index.durable(ORCHESTRATION_TRIGGER, name)
@@ -615,7 +731,17 @@ class Engine:
             queue = await self.hub.queues.send_to_instance(message, delay or None)
             self.schedule_wakeup(queue, item.visible_at)
 
-        await asyncio.gather(*(send(item) for item in outbound))
+        # Messages to one target keep their order (an entity must see signal, signal, call as sent); different
+        # targets are sent in parallel.
+        by_target: dict[object, list[Outbound]] = {}
+        for item in outbound:
+            by_target.setdefault(id(item) if item.work_item else item.target.instance_id, []).append(item)
+
+        async def send_in_order(items: list[Outbound]) -> None:
+            for item in items:
+                await send(item)
+
+        await asyncio.gather(*(send_in_order(items) for items in by_target.values()))
 
     # -- activities ---------------------------------------------------------------------------------
 

@@ -17,9 +17,11 @@ from typing import Any
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
 from dfx.emulator.durable.encoding import compact_json, to_sdk_json
+from dfx.emulator.durable.entities import OPERATION_EVENT, request_json
 from dfx.emulator.durable.history import (
     ContinueAsNewEvent,
     EventRaisedEvent,
+    EventSentEvent,
     EventType,
     ExecutionCompletedEvent,
     ExecutionResumedEvent,
@@ -51,11 +53,12 @@ COMPLETION_TYPES = (
     SubOrchestrationInstanceCompletedEvent,
     SubOrchestrationInstanceFailedEvent,
 )
-SCHEDULED_TYPES = (TaskScheduledEvent, TimerCreatedEvent, SubOrchestrationInstanceCreatedEvent)
+SCHEDULED_TYPES = (TaskScheduledEvent, TimerCreatedEvent, SubOrchestrationInstanceCreatedEvent, EventSentEvent)
 _KIND_WORDS = {
     TaskScheduledEvent: "an activity task",
     TimerCreatedEvent: "a durable timer",
     SubOrchestrationInstanceCreatedEvent: "a sub-orchestration",
+    EventSentEvent: "a send-event",
 }
 
 Invoke = Callable[[str], str]
@@ -257,14 +260,35 @@ class _Replay:
         if event_id not in self.finished:
             self.open_tasks += 1
 
+    def entity_message(self, event_id: int, action: Action, *, signal: bool) -> None:
+        """A call or signal to an entity: EventSent in history, the request to the entity (§3.5)."""
+        target = action.instance_id or ""
+        if not self._existing(event_id, EventSentEvent, OPERATION_EVENT, "a send-event"):
+            request = request_json(
+                action.operation or "",
+                input_text=json.dumps(action.input if action.input is not None else "null"),
+                signal=signal,
+                parent=self.instance.instance_id,
+                parent_execution=self.instance.execution_id,
+            )
+            self.decisions.append(
+                EventSentEvent(
+                    event_id=event_id, instance_id=target, name=OPERATION_EVENT, input=request, timestamp=self.now
+                )
+            )
+            self.outbound.append(
+                Outbound(OrchestrationInstance(target), EventRaisedEvent(name=OPERATION_EVENT, input=request))
+            )
+
     def atomic(self, action: Action) -> _Retry | None:
         """Allocate and handle one non-compound action; a retried call returns its progress tracker."""
         kind = action.type
         if kind in (ActionType.WaitForExternalEvent, ActionType.ContinueAsNew):
             return None
-        if kind in (ActionType.CallEntity, ActionType.SignalEntity, ActionType.ScheduledSignalEntity):
-            raise ActionError("Durable entities are not supported by this dfx version yet.")
         event_id = self._next_id()
+        if kind in (ActionType.CallEntity, ActionType.SignalEntity, ActionType.ScheduledSignalEntity):
+            self.entity_message(event_id, action, signal=kind != ActionType.CallEntity)
+            return None
         if kind == ActionType.CreateTimer:
             self.timer(event_id, action.fire_at or self.now, action.is_canceled)
         elif kind in (ActionType.CallActivity, ActionType.CallActivityWithRetry):

@@ -12,10 +12,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from dfx.emulator.durable.client import ClientError, DurableClient, status_json
-from dfx.emulator.durable.encoding import compact_json, parse_datetime
+from dfx.emulator.durable.encoding import compact_json, format_datetime, parse_datetime
+from dfx.emulator.durable.entities import DELETE_OPERATION, EntityId, SchedulerState
 from dfx.emulator.durable.history import OrchestrationStatus
+from dfx.emulator.durable.orchestration import parse_output
 from dfx.emulator.storage.instances_table import InstanceQuery
-from dfx.emulator.worker.functions import ORCHESTRATION_TRIGGER, FunctionIndex
+from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 
 RUNNING_STATES = frozenset(
     {
@@ -76,6 +78,19 @@ def _query(request: web.Request, name: str) -> str | None:
     return next((v for k, v in request.query.items() if k.lower() == name.lower()), None)
 
 
+async def _entity_input(request: web.Request) -> str | None:
+    """A signal's input: compact JSON of a JSON body, a JSON string of any other body, None without one."""
+    body = await request.read()
+    if not body:
+        return None
+    if request.content_type == "application/json":
+        try:
+            return compact_json(json.loads(body))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ClientError(f"Could not parse JSON content: {exc}") from exc
+    return compact_json(body.decode("utf-8", "replace"))
+
+
 async def _json_body(request: web.Request) -> str | None:
     """The body re-serialized compactly (the extension parses it once), None when empty; 400 when invalid."""
     body = await request.read()
@@ -132,7 +147,7 @@ class ManagementApi:
             if parts[0] == "instances":
                 return await self._instances(request, method, parts[1:])
             if parts[0] == "entities":
-                return json_response({"Message": "Durable entities are not supported by this dfx version yet."}, 400)
+                return await self._entities(request, method, [p for p in parts[1:] if p] if len(parts) > 1 else [])
         except ClientError as exc:
             return error_response(exc)
         return web.Response(status=404)
@@ -174,6 +189,61 @@ class ManagementApi:
             await self.client.rewind(instance_id, reason)
             return web.Response(status=202)
         return web.Response(status=404)
+
+    # -- entities -----------------------------------------------------------------------------------
+
+    async def _entities(self, request: web.Request, method: str, rest: list[str]) -> web.StreamResponse:
+        if len(rest) <= 1 and method == "GET":
+            return await self.list_entities(request, rest[0] if rest else None)
+        if len(rest) != 2:
+            return web.Response(status=404)
+        entity = EntityId(rest[0], "" if rest[1] == "$" else rest[1])
+        if method == "GET":
+            exists, state = await self.client.entity_state(entity)
+            return json_response(state) if exists else web.Response(status=404)
+        if method not in ("POST", "DELETE"):
+            return web.Response(status=404)
+        if self.index.durable(ENTITY_TRIGGER, entity.name) is None:
+            raise ClientError(
+                f"The function '{entity.name}' doesn't exist, is disabled, or is not an entity function. "
+                f"Additional info: The following are the known entity functions: "
+                + (", ".join(f"'{n}'" for n in self.index.durable_names(ENTITY_TRIGGER)) or "none")
+                + "."
+            )
+        operation = DELETE_OPERATION if method == "DELETE" else (_query(request, "op") or "")
+        await self.client.signal_entity(entity, operation, await _entity_input(request))
+        return web.Response(status=202)
+
+    async def list_entities(self, request: web.Request, name: str | None) -> web.Response:
+        prefix = f"@{name.lower()}@" if name else None
+        top = _query(request, "top")
+        query = InstanceQuery(
+            only_entities=prefix is None,
+            instance_id_prefix=prefix,
+            page_size=int(top) if top and top.isdigit() and int(top) > 0 else DEFAULT_PAGE,
+        )
+        page = await self.client.hub.instances.query(query, request.headers.get(CONTINUATION_HEADER) or None)
+        fetch_state = _flag(request, "fetchState", False)
+        since, until = _query(request, "lastOperationTimeFrom"), _query(request, "lastOperationTimeTo")
+        body = []
+        for record in page.instances:
+            if record.last_updated_time is not None and (
+                (since and record.last_updated_time < parse_datetime(since))
+                or (until and record.last_updated_time > parse_datetime(until))
+            ):
+                continue
+            entity = EntityId.parse(record.instance_id)
+            scheduler = SchedulerState.from_json(record.input)
+            if not scheduler.exists:
+                continue
+            item: dict[str, Any] = {
+                "entityId": {"name": entity.name, "key": entity.key},
+                "lastOperationTime": format_datetime(record.last_updated_time) if record.last_updated_time else None,
+            }
+            if fetch_state:
+                item["state"] = parse_output(scheduler.state)
+            body.append(item)
+        return json_response(body, headers={CONTINUATION_HEADER: page.continuation_token or ""})
 
     # -- routes -------------------------------------------------------------------------------------
 
