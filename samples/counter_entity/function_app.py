@@ -58,6 +58,13 @@ def count_twice(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def wait_then_call(context: df.DurableOrchestrationContext):
+    entity = df.EntityId("counter", "busy")
+    yield context.wait_for_external_event("go")
+    return (yield context.call_entity(entity, "get"))
+
+
+@app.orchestration_trigger(context_name="context")
 def call_failing(context: df.DurableOrchestrationContext):
     entity = df.EntityId("counter", "failing")
     context.signal_entity(entity, "add", 3)

@@ -93,3 +93,49 @@ def test_list_entities_with_state(host: RunningHost):
     listing = call("GET", f"{host.url}/runtime/webhooks/durabletask/entities/counter?fetchState=true").json()
     entry = next(e for e in listing if e["entityId"]["key"] == "listed")
     assert entry["entityId"]["name"] == "counter" and entry["state"] == 9 and entry["lastOperationTime"]
+
+
+def test_a_call_sees_every_signal_that_arrived_before_it(host: RunningHost):
+    check = call("POST", f"{host.url}/api/orchestrators/wait_then_call").json()
+    for _ in range(10):
+        call("POST", entity_url(host, "counter", "busy", "?op=add"), b'"2"', {"Content-Type": "application/json"})
+    eventually(lambda: call("GET", entity_url(host, "counter", "busy")).text == "20")
+    call("POST", check["sendEventPostUri"].replace("{eventName}", "go"), b"true", {"Content-Type": "application/json"})
+    assert finish(host, check)["output"] == 20
+
+
+def test_entity_rows_follow_the_provider_layout(host: RunningHost, account):
+    import asyncio
+
+    from azure.data.tables.aio import TableClient
+
+    call("POST", entity_url(host, "counter", "rows", "?op=add"), b'"3"', {"Content-Type": "application/json"})
+    eventually(lambda: call("GET", entity_url(host, "counter", "rows")).text == "3")
+    time.sleep(0.3)
+
+    async def read(table: str) -> list[dict[str, Any]]:
+        async with TableClient.from_connection_string(account.connection_string(), table) as client:
+            return [dict(e) async for e in client.query_entities("PartitionKey eq '@counter@rows'")]
+
+    history = sorted(asyncio.run(read(f"{HUB}History")), key=lambda r: r["RowKey"])
+    events = [r for r in history if r["RowKey"] != "sentinel"]
+    assert [r["EventType"] for r in events] == ["OrchestratorStarted", "ExecutionStarted", "OrchestratorCompleted"]
+    scheduler = json.loads(events[1]["Input"])
+    assert scheduler == {"exists": True, "state": "3", "queue": [], "lockedBy": None, "sorter": {}}
+    assert events[1]["Name"] == "@counter@rows"
+    (row,) = asyncio.run(read(f"{HUB}Instances"))
+    assert row["Name"] == "@counter@rows" and row["RuntimeStatus"] == "Running"
+    assert json.loads(row["CustomStatus"]) == {"entityExists": True, "queueSize": 0, "lockedBy": None}
+
+
+def test_entity_state_survives_a_host_restart(start_host: HostLauncher, account):
+    hub = "entrestart" + uuid.uuid4().hex[:8]
+    first = start_host(SAMPLES / "counter_entity", "--no-watch", "--task-hub", hub)
+    first.wait_for("Task hub")
+    call("POST", entity_url(first, "counter", "kept", "?op=add"), b'"8"', {"Content-Type": "application/json"})
+    eventually(lambda: call("GET", entity_url(first, "counter", "kept")).text == "8")
+    first.stop()
+    second = start_host(SAMPLES / "counter_entity", "--no-watch", "--task-hub", hub)
+    second.wait_for("Task hub")
+    call("POST", entity_url(second, "counter", "kept", "?op=add"), b'"1"', {"Content-Type": "application/json"})
+    assert eventually(lambda: call("GET", entity_url(second, "counter", "kept")).text == "9")

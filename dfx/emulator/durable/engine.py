@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.functions import meta
@@ -34,6 +34,7 @@ from dfx.emulator.durable.entities import (
     batch_json,
     failed_batch,
     is_entity,
+    scheduled_time,
 )
 from dfx.emulator.durable.history import (
     COMPLETION_EVENT_TYPES,
@@ -70,6 +71,7 @@ from dfx.emulator.worker.invoker import Invoker
 log = logging.getLogger(__name__)
 MIN_POLL = 0.05
 OUT_OF_ORDER_GRACE = 5
+MAX_SIGNAL_DELAY = timedelta(days=6)
 
 
 @dataclass
@@ -449,11 +451,16 @@ class Engine:
             self._etags[instance_id] = stored.etag
         started = execution_started(cached.events)
         state = SchedulerState.from_json(started.input if started else None)
-        requests = [
-            Request.from_json(m.event.input)
-            for m in batch
-            if isinstance(m.event, EventRaisedEvent) and m.event.name == OPERATION_EVENT
-        ]
+        requests = []
+        for message in batch:
+            event = message.event
+            if not isinstance(event, EventRaisedEvent) or not (event.name or "").startswith(OPERATION_EVENT):
+                continue
+            due = scheduled_time(event.name or "")
+            if due is not None and due > utcnow():
+                await self._postpone_signal(message.data, due)  # a scheduled signal that is not due yet
+                continue
+            requests.append(Request.from_json(event.input))
         function = self.index.durable(ENTITY_TRIGGER, entity.name)
         responses: list[Response] = []
         chunk: list[Request] = []
@@ -527,6 +534,13 @@ class Engine:
         )
         self._commits[instance_id] = commit
         commit.add_done_callback(_retrieve)
+
+    async def _postpone_signal(self, message: MessageData, due: datetime) -> None:
+        """Put a scheduled signal back until it is due, at most 6 days at a time (storage-layout §5.5)."""
+        delay = min((due - utcnow()).total_seconds(), MAX_SIGNAL_DELAY.total_seconds())
+        fresh = MessageData(message.task_message, sender=message.sender, episode=message.episode)
+        queue = await self.hub.queues.send_to_instance(fresh, max(0.0, delay))
+        self.schedule_wakeup(queue, utcnow() + timedelta(seconds=delay))
 
     @staticmethod
     def _call_entity(function: Any, payload: str) -> str:

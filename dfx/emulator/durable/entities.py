@@ -6,9 +6,10 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from dfx.emulator.durable.encoding import compact_json
+from dfx.emulator.durable.encoding import compact_json, parse_datetime
 
 ENTITY_PREFIX = "@"
 OPERATION_EVENT = "op"
@@ -46,6 +47,16 @@ class EntityId:
         if _BAD_KEY.search(self.key):
             raise EntityIdError("Entity keys must not contain /, \\, #, ?, or control characters.")
         return self
+
+
+def scheduled_time(event_name: str) -> datetime | None:
+    """The delivery time of a scheduled signal (event named ``op@<ISO time>``), None for a plain ``op``."""
+    if not event_name.startswith(OPERATION_EVENT + "@"):
+        return None
+    try:
+        return parse_datetime(event_name[len(OPERATION_EVENT) + 1 :])
+    except ValueError:
+        return None
 
 
 def is_entity(instance_id: str) -> bool:
