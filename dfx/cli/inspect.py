@@ -249,3 +249,67 @@ def instances(
     out.print(table)
     if token:
         out.print(f"More: --continuation-token '{token}'")
+
+
+@app.command("entities")
+def entities_command(
+    name: Annotated[str | None, typer.Argument(help="Only entities of this entity function.")] = None,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Include deleted entities (exists=false).")] = False,
+    top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Page size.")] = 100,
+    continuation_token: Annotated[str | None, typer.Option(help="Continue a previous page.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Show whole states.")] = False,
+    task_hub: TaskHubOption = None,
+    connection: ConnectionOption = None,
+    app_dir: AppDirOption = Path("."),
+    json_output: JsonOption = False,
+) -> None:
+    """List durable entities with their state, read from the Instances table (no host needed).
+
+    An entity's history is `dfx inspect history @name@key`.
+
+    Example: dfx inspect entities counter --json
+    """
+    from dfx.emulator.durable.entities import EntityId, SchedulerState
+    from dfx.emulator.durable.orchestration import parse_output
+    from dfx.emulator.storage.instances_table import InstanceQuery
+
+    settings = settings_for(app_dir, task_hub, connection)
+    prefix = f"@{name.lower()}@" if name else None
+    query = InstanceQuery(only_entities=prefix is None, instance_id_prefix=prefix, page_size=top)
+
+    async def load() -> tuple[list[InstanceRecord], str | None]:
+        async with _hub(settings) as hub:
+            await hub.require()
+            page = await hub.instances.query(query, continuation_token)
+            return page.instances, page.continuation_token
+
+    records, token = run(load())
+    rows = []
+    for record in records:
+        entity = EntityId.parse(record.instance_id)
+        scheduler = SchedulerState.from_json(record.input)
+        if scheduler.exists or deleted:
+            rows.append((entity, scheduler, record))
+    if json_output:
+        items = [
+            {"entityId": {"name": e.name, "key": e.key}, "exists": s.exists, "state": parse_output(s.state),
+             "lastOperationTime": r.last_updated_time}
+            for e, s, r in rows
+        ]  # fmt: skip
+        print_json({"entities": items, "continuationToken": token})
+        return
+    table = Table(title=f"{settings.hub_name} entities", title_justify="left")
+    for column in ("Name", "Key", "Exists", "LastOperationTime", "State"):
+        table.add_column(column, overflow="fold" if full else "ellipsis", no_wrap=not full)
+    for entity, scheduler, record in rows:
+        when = record.last_updated_time
+        table.add_row(
+            entity.name,
+            entity.key,
+            "yes" if scheduler.exists else "no",
+            when.isoformat(timespec="seconds").replace("+00:00", "Z") if when else "",
+            shorten(scheduler.state, 60, full),
+        )
+    out.print(table)
+    if token:
+        out.print(f"More: --continuation-token '{token}'")

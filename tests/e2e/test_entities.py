@@ -139,3 +139,20 @@ def test_entity_state_survives_a_host_restart(start_host: HostLauncher, account)
     second.wait_for("Task hub")
     call("POST", entity_url(second, "counter", "kept", "?op=add"), b'"1"', {"Content-Type": "application/json"})
     assert eventually(lambda: call("GET", entity_url(second, "counter", "kept")).text == "9")
+
+
+def test_inspect_entities_lists_state_without_a_host(host: RunningHost, account):
+    import subprocess
+    import sys
+
+    call("POST", entity_url(host, "counter", "cli", "?op=add"), b'"6"', {"Content-Type": "application/json"})
+    eventually(lambda: call("GET", entity_url(host, "counter", "cli")).text == "6")
+    result = subprocess.run(
+        [sys.executable, "-m", "dfx", "inspect", "entities", "counter", "--json", "--task-hub", HUB,
+         "--connection", account.connection_string()],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    entities = json.loads(result.stdout)["entities"]
+    assert {"entityId": {"name": "counter", "key": "cli"}, "exists": True, "state": 6} in [
+        {k: e[k] for k in ("entityId", "exists", "state")} for e in entities
+    ]

@@ -118,6 +118,7 @@ def test_every_command_has_help_with_an_example():
     for command in (
         ["inspect", "history"], ["inspect", "instances"],
         ["azurite", "start"], ["azurite", "stop"], ["azurite", "status"], ["azurite", "install"], ["start"],
+        ["inspect", "entities"],
     ):  # fmt: skip
         result = invoke(*command, "--help")
         assert result.exit_code == 0 and "Example: dfx" in result.output, command
