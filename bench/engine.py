@@ -34,6 +34,8 @@ class EngineFigures:
     fan_out: tuple[int, float] = (0, 0.0)
     events: tuple[int, float] = (0, 0.0)
     concurrent: tuple[int, float] = (0, 0.0)
+    signals: tuple[int, float] = (0, 0.0)
+    entity_calls: tuple[int, float] = (0, 0.0)
 
 
 def _request(method: str, url: str, body: Any = None) -> tuple[int, Any]:
@@ -148,6 +150,19 @@ def measure_engine(account: StorageAccount, *, quick: bool, progress: Callable[[
             list(pool.map(lambda _: host.start("hello_cities"), range(size)))
         host.wait_all(since, size)
         figures.concurrent = (size, size / (time.perf_counter() - began))
+        size = 200 if quick else 1000
+        progress(f"{size} signals to one entity")
+        url = f"{host.base}/entities/counter/signals"
+        began = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: _request("POST", f"{url}?op=add", json.dumps(1)), range(size)))
+        deadline = time.monotonic() + 300
+        while _request("GET", url)[1] != size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        figures.signals = (size, size / (time.perf_counter() - began))
+        size = 50 if quick else 200
+        progress(f"{size} sequential call_entity")
+        figures.entity_calls = (size, size / _timed(host, "call_loop", size))
     finally:
         host.close()
     return figures
@@ -165,6 +180,10 @@ def engine_section(figures: EngineFigures, raw_upsert: float) -> str:
         (f"{figures.events[0]} external events into one instance", f"{figures.events[1]:.0f} events/s", ">= 50/s", ""),
         (f"{figures.concurrent[0]} `hello_cities` started at once", f"{figures.concurrent[1]:.1f} orchestrations/s",
          ">= 15/s", ""),
+        (f"{figures.signals[0]} signals to one entity (8 HTTP clients)", f"{figures.signals[1]:.0f} operations/s",
+         ">= 150/s", ""),
+        (f"{figures.entity_calls[0]} sequential `call_entity` from one orchestration",
+         f"{figures.entity_calls[1]:.1f} calls/s", ">= 30/s", ""),
     ]  # fmt: skip
     lines = [
         "## Durable engine",

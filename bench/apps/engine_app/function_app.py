@@ -43,3 +43,21 @@ def say_hello(city: str) -> str:
 @app.activity_trigger(input_name="n")
 def noop(n: int) -> int:
     return n
+
+
+@app.entity_trigger(context_name="context")
+def counter(context: df.DurableEntityContext):
+    value = context.get_state(lambda: 0)
+    if context.operation_name == "add":
+        value += context.get_input()
+    elif context.operation_name == "get":
+        context.set_result(value)
+    context.set_state(value)
+
+
+@app.orchestration_trigger(context_name="context")
+def call_loop(context: df.DurableOrchestrationContext):
+    entity = df.EntityId("counter", f"calls-{context.instance_id}")
+    for _ in range(context.get_input()):
+        yield context.call_entity(entity, "get")
+    return "done"

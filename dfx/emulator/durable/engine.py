@@ -441,10 +441,10 @@ class Engine:
     async def _entity_batch(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""
         entity = EntityId.parse(instance_id)
-        in_flight = self._commits.get(instance_id)
-        if in_flight is not None:
-            await asyncio.wait([in_flight])
         cached = self.cache.get(instance_id)
+        in_flight = self._commits.get(instance_id)
+        if cached is None and in_flight is not None:
+            await asyncio.wait([in_flight])
         if cached is None:
             stored = await self.hub.history.read(instance_id)
             cached = _Cached(list(stored.events), stored.etag)
@@ -527,13 +527,7 @@ class Engine:
             appended, execution_id=execution.execution_id or "", custom_status=state.custom_status(),
             task_hub=self.hub.name,
         )  # fmt: skip
-        previous = self._commits.get(instance_id)
-        commit = asyncio.create_task(
-            self._commit(instance_id, previous, cached.etag, execution.execution_id or "", appended, 0, columns, batch),
-            name=f"dfx-commit-{instance_id}",
-        )
-        self._commits[instance_id] = commit
-        commit.add_done_callback(_retrieve)
+        self._start_commit(instance_id, cached.etag, execution.execution_id or "", appended, 0, columns, batch)
 
     async def _postpone_signal(self, message: MessageData, due: datetime) -> None:
         """Put a scheduled signal back until it is due, at most 6 days at a time (storage-layout §5.5)."""
@@ -620,9 +614,31 @@ class Engine:
         columns = checkpoint_columns(
             appended, execution_id=execution or "", custom_status=result.custom_status, task_hub=self.hub.name
         )
+        self._start_commit(instance_id, etag, execution or "", appended, start_index, columns, batch)
+        log.debug(
+            "episode %d of %s: %s -> %s in %.0f ms (sdk %.0f ms)",
+            episode,
+            instance_id,
+            ", ".join(describe(e) for e in events),
+            result.status.name,
+            (time.perf_counter() - began) * 1000,
+            t_sdk * 1000,
+        )
+
+    def _start_commit(
+        self,
+        instance_id: str,
+        etag: str | None,
+        execution_id: str,
+        appended: list[HistoryEvent],
+        start_index: int,
+        columns: CheckpointColumns,
+        batch: list[ReceivedMessage],
+    ) -> None:
+        """Queue an episode's append behind the instance's earlier ones and track it as in flight."""
         previous = self._commits.get(instance_id)
         commit = asyncio.create_task(
-            self._commit(instance_id, previous, etag, execution or "", appended, start_index, columns, batch),
+            self._commit(instance_id, previous, etag, execution_id, appended, start_index, columns, batch),
             name=f"dfx-commit-{instance_id}",
         )
         self._commits[instance_id] = commit
@@ -636,15 +652,6 @@ class Engine:
                 del self._inflight[instance_id]
 
         commit.add_done_callback(landed)
-        log.debug(
-            "episode %d of %s: %s -> %s in %.0f ms (sdk %.0f ms)",
-            episode,
-            instance_id,
-            ", ".join(describe(e) for e in events),
-            result.status.name,
-            (time.perf_counter() - began) * 1000,
-            t_sdk * 1000,
-        )
 
     async def _commit(
         self,
