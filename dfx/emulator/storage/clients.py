@@ -44,9 +44,12 @@ class StorageClients:
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
         conn = account.connection_string()
-        self.tables = TableServiceClient.from_connection_string(conn, **TABLE_OPTIONS)
-        self.queues = QueueServiceClient.from_connection_string(conn, **_storage_options(QueueLinearRetry))
-        self.blobs = BlobServiceClient.from_connection_string(conn, **_storage_options(BlobLinearRetry))
+        # Proxy and .netrc settings cannot apply to a local Azurite, and aiohttp would read them (in a thread)
+        # on every request: a large share of the host's CPU under load.
+        env: dict[str, Any] = {"use_env_settings": not account.is_local}
+        self.tables = TableServiceClient.from_connection_string(conn, **TABLE_OPTIONS, **env)
+        self.queues = QueueServiceClient.from_connection_string(conn, **_storage_options(QueueLinearRetry), **env)
+        self.blobs = BlobServiceClient.from_connection_string(conn, **_storage_options(BlobLinearRetry), **env)
 
     async def close(self) -> None:
         await self.tables.close()
