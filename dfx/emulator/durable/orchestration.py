@@ -114,19 +114,25 @@ def current_status(history: Sequence[HistoryEvent]) -> OrchestrationStatus:
     return status
 
 
+def _sdk_text(event: HistoryEvent, played: bool) -> str:
+    """The event's SDK JSON text, memoized on the event: a replay re-sends the same past events every episode."""
+    memo = event.__dict__.get("_sdk_text")
+    if memo is not None and memo[0] == played:
+        return str(memo[1])
+    data = to_sdk_json(event)
+    data["IsPlayed"] = played
+    text = json.dumps(data, separators=(",", ":"))
+    event.__dict__["_sdk_text"] = (played, text)
+    return text
+
+
 def context_json(instance_id: str, history: Sequence[HistoryEvent], played_before: int) -> str:
     """The orchestration trigger payload (§2.1); events before index ``played_before`` are marked played."""
     started = execution_started(history)
-    events = []
-    for index, event in enumerate(history):
-        data = to_sdk_json(event)
-        data["IsPlayed"] = index < played_before
-        events.append(data)
     parent = started.parent_instance if started else None
     stored_input = started.input if started else None
-    return json.dumps(
+    rest = json.dumps(
         {
-            "history": events,
             "input": json.loads(stored_input) if stored_input is not None else None,
             "instanceId": instance_id,
             "isReplaying": bool(played_before > 1),
@@ -139,6 +145,8 @@ def context_json(instance_id: str, history: Sequence[HistoryEvent], played_befor
         },
         separators=(",", ":"),
     )
+    events = ",".join(_sdk_text(event, index < played_before) for index, event in enumerate(history))
+    return '{"history":[' + events + "]," + rest[1:]
 
 
 def call_orchestrator(invoke: Invoke, payload: str) -> OrchestratorResult:
