@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from dfx.emulator.durable.orchestration import parse_output
 from dfx.emulator.storage.instances_table import InstanceQuery
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 
+log = logging.getLogger(__name__)
 RUNNING_STATES = frozenset(
     {
         OrchestrationStatus.Running,
@@ -150,6 +152,17 @@ class ManagementApi:
                 return await self._entities(request, method, [p for p in parts[1:] if p] if len(parts) > 1 else [])
         except ClientError as exc:
             return error_response(exc)
+        except Exception as exc:  # the extension's generic handler: 500 with the exception (host-protocol §5)
+            log.exception("durable API %s %s failed", method, path)
+            return json_response(
+                {
+                    "Message": "Something went wrong while processing your request",
+                    "ExceptionMessage": f"{type(exc).__name__}: {exc}",
+                    "ExceptionType": type(exc).__name__,
+                    "StackTrace": None,
+                },
+                500,
+            )
         return web.Response(status=404)
 
     async def _instances(self, request: web.Request, method: str, rest: list[str]) -> web.StreamResponse:
