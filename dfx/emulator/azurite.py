@@ -335,6 +335,9 @@ def stop_recorded(state_dir: Path) -> AzuriteProcess | None:
     return process
 
 
+BUSY_STORAGE_WAIT = 20.0
+
+
 def ensure_azurite(
     account: StorageAccount, *, data_dir: Path, log_path: Path, say: Callable[[str], None]
 ) -> AzuriteProcess | None:
@@ -352,6 +355,20 @@ def ensure_azurite(
 
     def port(service: str, default: int) -> int:
         return urlsplit(account.endpoint(service)).port or default
+
+    host = urlsplit(account.endpoint("table")).hostname or "127.0.0.1"
+    ports = [port("blob", 10000), port("queue", 10001), port("table", 10002)]
+    if any(_port_in_use(host, p) for p in ports):
+        # Something listens there: a busy Azurite answers slowly rather than not at all.
+        say("Storage answers slowly; waiting for it…")
+        try:
+            wait_until_ready(account, timeout=BUSY_STORAGE_WAIT)
+        except AzuriteStartError as exc:
+            raise AzuriteError(
+                f"Storage at {account.describe()} does not answer, but its ports are in use.",
+                hint="Another program may hold the ports; 'dfx azurite status' tells whether it is Azurite.",
+            ) from exc
+        return None
 
     options = AzuriteOptions(
         location=data_dir,

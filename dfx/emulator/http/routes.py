@@ -114,7 +114,8 @@ def _integer_args(template: str, name: str, args: str | None, counts: tuple[int,
         raise RouteTemplateError(template, f"constraint '{name}' takes {wanted} argument(s), got {len(parts)}")
     numbers = [_parse_integer(p, low, _INT64[1]) for p in parts]
     if None in numbers:
-        raise RouteTemplateError(template, f"constraint '{name}' needs whole numbers >= {low}, got '{args}'")
+        kind = "non-negative whole numbers" if low == 0 else "whole numbers"
+        raise RouteTemplateError(template, f"constraint '{name}' needs {kind} as arguments, got '{args}'")
     return [n for n in numbers if n is not None]
 
 
@@ -211,9 +212,7 @@ class _Segment:
     def can_be_empty(self) -> bool:
         """Whether a path may end before this segment (optional, defaulted or catch-all parameter)."""
         parameter = self.parameter
-        return parameter is not None and (
-            parameter.optional or parameter.default is not None or parameter.catch_all
-        )
+        return parameter is not None and (parameter.optional or parameter.default is not None or parameter.catch_all)
 
     def precedence(self) -> tuple[int, ...]:
         """Sort key for trying routes: literal, complex, constrained, plain, optional, catch-all (lower first)."""
@@ -461,7 +460,7 @@ def _validate(template: str, segments: list[_Segment]) -> None:
             continue
         for later in segments[index + 1 :]:
             if not later.can_be_empty:
-                text = "".join(p if isinstance(p, str) else "{…}" for p in later.parts)
+                text = "".join(p if isinstance(p, str) else f"{{{p.name}}}" for p in later.parts)
                 raise RouteTemplateError(
                     template, f"optional parameter {parameter.name!r} is followed by the required segment {text!r}"
                 )
@@ -508,7 +507,7 @@ class RouteTemplate:
         Segment by segment: literal, complex, constrained (more constraints first), plain, optional or defaulted,
         catch-all; a template goes before its own prefix; ties by template text.
         """
-        precedence = tuple(segment.precedence() for segment in self._segments) + (_END,)
+        precedence = (*(segment.precedence() for segment in self._segments), _END)
         return precedence, self.template.lower(), self.template
 
     def match(self, path: str) -> dict[str, str] | None:
