@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with running_azurite(Path(workdir)) as account:
                 results = asyncio.run(run_suite(account, plan, progress))
-                engine = measure_engine(account, quick=args.quick, progress=progress)
+            engine = measure_engine(Path(workdir), quick=args.quick, progress=progress)
+            with running_azurite(Path(workdir)) as account:
                 host = measure_host(account, runs=3 if args.quick else 7, requests=200 if args.quick else 2000,
                                     progress=progress)  # fmt: skip
         except (DfxError, RuntimeError) as exc:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bench.azurite import free_ports
+from bench.azurite import free_ports, running_azurite
 from dfx.emulator.storage import StorageAccount
 
 APP = Path(__file__).parent / "apps" / "engine_app"
@@ -124,65 +124,88 @@ def _timed(host: EngineHost, name: str, payload: Any, poll: float = 0.1) -> floa
     return time.perf_counter() - began
 
 
-def measure_engine(account: StorageAccount, *, quick: bool, progress: Callable[[str], None]) -> EngineFigures:
-    """Run every engine scenario through `dfx start` and return the figures."""
+def _signals(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    size = 200 if quick else 1000
+    url = f"{host.base}/entities/counter/signals"
+    began = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: _request("POST", f"{url}?op=add", json.dumps(1)), range(size)))
+    deadline = time.monotonic() + 300
+    while _request("GET", url)[1] != size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    figures.signals = (size, size / (time.perf_counter() - began))
+
+
+def _entity_calls(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    size = 50 if quick else 200
+    figures.entity_calls = (size, size / _timed(host, "call_loop", size))
+
+
+def _hello(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    for _ in range(5 if quick else 15):
+        figures.hello_ms.append(_timed(host, "hello_cities", None, poll=POLL_HELLO) * 1000)
+
+
+def _chain(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    size = 30 if quick else 100
+    figures.chain = (size, size / _timed(host, "chain", size))
+
+
+def _fan_out(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    size = 200 if quick else 1000
+    figures.fan_out = (size, size / _timed(host, "fan_out", size))
+
+
+def _events(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    size = 100 if quick else 500
+    instance_id = host.start("event_sink", size)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: _request("POST", f"{host.base}/instances/{instance_id}/raiseEvent/ping{n}", n),
+                      range(size)))  # fmt: skip
+    host.wait(instance_id)
+    figures.events = (size, size / (time.perf_counter() - began))
+
+
+def _concurrent(host: EngineHost, figures: EngineFigures, quick: bool) -> None:
+    size = 50 if quick else 200
+    began = time.perf_counter()
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: host.start("hello_cities"), range(size)))
+    host.wait_all(since, size)
+    figures.concurrent = (size, size / (time.perf_counter() - began))
+
+
+SCENARIOS: list[tuple[str, Callable[[EngineHost, EngineFigures, bool], None]]] = [
+    ("hello_cities end to end", _hello),
+    ("sequential chain", _chain),
+    ("fan-out", _fan_out),
+    ("external events", _events),
+    ("hello_cities started at once", _concurrent),
+    ("signals to one entity", _signals),
+    ("sequential call_entity", _entity_calls),
+]
+
+
+def measure_engine(workdir: Path, *, quick: bool, progress: Callable[[str], None]) -> EngineFigures:
+    """Run every engine scenario through `dfx start`, each against a fresh Azurite, and return the figures.
+
+    Fresh Azurites keep the scenarios independent: Azurite slows down as it fills (500 external events ran at
+    ~20/s instead of ~90/s, and 1,000 entity signals at ~68/s instead of ~200/s, after the other scenarios).
+    """
     figures = EngineFigures()
-    # Each group of scenarios gets a task hub of its own: Azurite's tables slow down as they fill (1,000
-    # signals ran at ~37/s, and 200 concurrent hello_cities at ~5/s, in a hub where the other scenarios had
-    # already written ~10,000 history rows).
-    host = EngineHost(account)
-    try:
-        size = 200 if quick else 1000
-        progress(f"{size} signals to one entity")
-        url = f"{host.base}/entities/counter/signals"
-        began = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: _request("POST", f"{url}?op=add", json.dumps(1)), range(size)))
-        deadline = time.monotonic() + 300
-        while _request("GET", url)[1] != size and time.monotonic() < deadline:
-            time.sleep(0.05)
-        figures.signals = (size, size / (time.perf_counter() - began))
-        size = 50 if quick else 200
-        progress(f"{size} sequential call_entity")
-        figures.entity_calls = (size, size / _timed(host, "call_loop", size))
-    finally:
-        host.close()
-    host = EngineHost(account)
-    try:
-        progress("hello_cities end to end")
-        _timed(host, "hello_cities", None)  # warm-up: imports, first leases
-        for _ in range(5 if quick else 15):
-            figures.hello_ms.append(_timed(host, "hello_cities", None, poll=POLL_HELLO) * 1000)
-        size = 30 if quick else 100
-        progress(f"{size}-activity chain")
-        figures.chain = (size, size / _timed(host, "chain", size))
-        size = 200 if quick else 1000
-        progress(f"fan-out of {size}")
-        figures.fan_out = (size, size / _timed(host, "fan_out", size))
-        size = 100 if quick else 500
-        progress(f"{size} external events")
-        instance_id = host.start("event_sink", size)
-        began = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda n: _request("POST", f"{host.base}/instances/{instance_id}/raiseEvent/ping{n}", n),
-                          range(size)))  # fmt: skip
-        host.wait(instance_id)
-        figures.events = (size, size / (time.perf_counter() - began))
-    finally:
-        host.close()
-    host = EngineHost(account)  # a task hub of its own, see above
-    try:
-        host.wait(host.start("hello_cities"))  # warm-up
-        size = 50 if quick else 200
-        progress(f"{size} hello_cities at once")
-        began = time.perf_counter()
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: host.start("hello_cities"), range(size)))
-        host.wait_all(since, size)
-        figures.concurrent = (size, size / (time.perf_counter() - began))
-    finally:
-        host.close()
+    for number, (label, scenario) in enumerate(SCENARIOS):
+        progress(label)
+        scenario_dir = workdir / f"engine-{number}"
+        scenario_dir.mkdir(parents=True, exist_ok=True)
+        with running_azurite(scenario_dir) as account:
+            host = EngineHost(account)
+            try:
+                host.wait(host.start("hello_cities"))  # warm-up: imports, first leases
+                scenario(host, figures, quick)
+            finally:
+                host.close()
     return figures
 
 
@@ -206,9 +229,8 @@ def engine_section(figures: EngineFigures, raw_upsert: float) -> str:
     lines = [
         "## Durable engine",
         "",
-        "`dfx start bench/apps/engine_app --no-watch` against the bench's Azurite (4 partitions, one host; entity "
-        "scenarios and the 200-at-once run each on a fresh task hub, because Azurite slows down as a table grows), "
-        "driven "
+        "`dfx start bench/apps/engine_app --no-watch` (4 partitions, one host), each scenario against a fresh "
+        "in-memory Azurite because Azurite slows down as it fills, driven "
         "over the management API with `urllib`; completion is seen by polling the status route (every 10 ms for "
         "`hello_cities`, 100 ms otherwise). "
         f"Azurite's raw single-entity upsert rate in the same run: {raw_upsert:.0f}/s (an activity costs about "
