@@ -89,6 +89,9 @@ class DurableOptions:
     partition_count: int = DEFAULT_PARTITION_COUNT
     max_queue_polling_interval: float = 30.0
     control_queue_batch_size: int = 32
+    overridable_existing_instance_states: str = "NonRunningStates"
+    """``overridableExistingInstanceStates``: ``NonRunningStates`` refuses to restart a running id, ``AnyState``
+    replaces it."""
     default_version: str = ""
     """``defaultVersion``: the version given to orchestrations started without one."""
     control_queue_visibility_timeout: float = 300.0
@@ -186,12 +189,16 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
     orchestrators = _get(durable, "maxConcurrentOrchestratorFunctions", defaults.max_concurrent_orchestrator_functions)
     entities = _get(durable, "maxConcurrentEntityFunctions", defaults.max_concurrent_entity_functions)
     entity_batch = _get(durable, "maxEntityOperationBatchSize", defaults.max_entity_operation_batch_size)
+    overridable = str(_get(durable, "overridableExistingInstanceStates") or "NonRunningStates")
+    if overridable.lower() not in ("nonrunningstates", "anystate"):
+        raise ConfigError(f"{prefix}.overridableExistingInstanceStates must be NonRunningStates or AnyState.")
     default_version = _get(durable, "defaultVersion") or ""
     if not isinstance(default_version, str):
         raise ConfigError(f"{prefix}.defaultVersion must be a string.")
     return DurableOptions(
         hub_name=hub,
         default_version=default_version,
+        overridable_existing_instance_states=("AnyState" if overridable.lower() == "anystate" else "NonRunningStates"),
         partition_count=count,
         max_queue_polling_interval=(
             defaults.max_queue_polling_interval

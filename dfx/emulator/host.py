@@ -162,7 +162,10 @@ class Host:
             return
         self.engine = modules.Engine(self.settings, hub, self.index, self.invoker, self.console)
         client = modules.DurableClient(
-            hub, dispatcher=self.engine, default_version=self.settings.durable.default_version
+            hub,
+            dispatcher=self.engine,
+            default_version=self.settings.durable.default_version,
+            overwrite_running=self.settings.durable.overridable_existing_instance_states == "AnyState",
         )
         system_key = self.keys.durable_system if self.keys else None
         self.management = modules.ManagementApi(client, self.index, hub.name, system_key=system_key)

@@ -132,3 +132,13 @@ def test_a_broken_local_settings_names_file_and_line(tmp_path):
 def test_default_version_comes_from_host_json(tmp_path):
     write(tmp_path, "host.json", {"version": "2.0", "extensions": {"durableTask": {"defaultVersion": "1.5"}}})
     assert load_settings(tmp_path, environ={}).durable.default_version == "1.5"
+
+
+def test_overridable_existing_instance_states(tmp_path):
+    write(tmp_path, "host.json", {"version": "2.0", "extensions": {"durableTask": {
+        "overridableExistingInstanceStates": "AnyState"}}})  # fmt: skip
+    assert load_settings(tmp_path, environ={}).durable.overridable_existing_instance_states == "AnyState"
+    write(tmp_path, "host.json", {"version": "2.0", "extensions": {"durableTask": {
+        "overridableExistingInstanceStates": "Sometimes"}}})  # fmt: skip
+    with pytest.raises(ConfigError, match="NonRunningStates or AnyState"):
+        load_settings(tmp_path, environ={})

@@ -101,6 +101,8 @@ class DurableClient:
     hub: TaskHub
     dispatcher: Dispatcher | None = None
     default_version: str = ""
+    overwrite_running: bool = False
+    """``overridableExistingInstanceStates: AnyState``: a start replaces an instance in any state."""
 
     async def _send(self, target: OrchestrationInstance, event: HistoryEvent) -> None:
         message = MessageData(TaskMessage(event, target), sender=CLIENT_SENDER)
@@ -116,7 +118,7 @@ class DurableClient:
         instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
         validate_instance_id(instance_id)
         existing = await self.hub.instances.get(instance_id, fetch_large=False)
-        if existing is not None and existing.runtime_status in DEDUPE_STATUSES:
+        if existing is not None and not self.overwrite_running and existing.runtime_status in DEDUPE_STATUSES:
             raise ClientError(
                 f"An Orchestration instance with the status {existing.runtime_status.name} already exists.",
                 status=500,

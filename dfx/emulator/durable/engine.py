@@ -82,6 +82,11 @@ class _Session:
     running: bool = False
 
 
+async def _claimed(message: ReceivedMessage | asyncio.Task[ReceivedMessage]) -> ReceivedMessage:
+    """The work item as put, waiting for the put when it is still in flight."""
+    return message if isinstance(message, ReceivedMessage) else await asyncio.shield(message)
+
+
 def _retrieve(task: asyncio.Task[Any]) -> None:
     """Mark a background task's exception as seen (it was already logged and handled where it happened)."""
     if not task.cancelled():
@@ -736,11 +741,16 @@ class Engine:
             message = MessageData(TaskMessage(item.event, item.target), episode=episode, sender=sender)
             if item.work_item:
                 if self.activities_running < self.settings.durable.max_concurrent_activity_functions:
-                    # Claimed at put time (hidden, pop receipt kept): run here at once, no receive round trip.
-                    # If this process dies, the work item reappears after the visibility timeout.
-                    claimed = await self.hub.queues.send_work_item(message, hidden_for=self.work_item_visibility)
+                    # Claimed at put time (hidden, pop receipt kept) and run here at once, while the put is in
+                    # flight: the put only has to land before this episode's history append (awaited below)
+                    # and before the work item is deleted. If this process dies, the work item reappears after
+                    # the visibility timeout.
+                    put = asyncio.create_task(
+                        self.hub.queues.send_work_item(message, hidden_for=self.work_item_visibility)
+                    )
                     self.activities_running += 1
-                    self._spawn(self._run_activity(claimed), f"dfx-activity-{claimed.message_id}")
+                    self._spawn(self._run_activity(put, message), f"dfx-activity-{id(put)}")
+                    await put
                 else:
                     await self.hub.queues.send_work_item(message)
                     self.wake(self.hub.names.work_item_queue)
@@ -788,21 +798,24 @@ class Engine:
             delay = MIN_POLL
             for message in messages:
                 self.activities_running += 1
-                self._spawn(self._run_activity(message), f"dfx-activity-{message.message_id}")
+                self._spawn(self._run_activity(message, message.data), f"dfx-activity-{message.message_id}")
 
-    async def _run_activity(self, message: ReceivedMessage) -> None:
+    async def _run_activity(self, message: ReceivedMessage | asyncio.Task[ReceivedMessage], data: MessageData) -> None:
+        """Run one work item; ``message`` may still be the put that claims it (its receipt comes later)."""
         try:
-            await self._execute_activity(message)
+            await self._execute_activity(message, data)
         except Exception as exc:  # storage trouble: the work item reappears after its visibility timeout
-            log.warning("activity work item %s failed: %s", message.message_id, exc)
+            log.warning("activity work item for %s failed: %s", data.target.instance_id, exc)
         finally:
             self.activities_running -= 1
             self._activity_freed.set()
 
-    async def _execute_activity(self, message: ReceivedMessage) -> None:
-        scheduled = message.event
+    async def _execute_activity(
+        self, message: ReceivedMessage | asyncio.Task[ReceivedMessage], data: MessageData
+    ) -> None:
+        scheduled = data.event
         if not isinstance(scheduled, TaskScheduledEvent):
-            await self.hub.queues.delete(message)
+            await self.hub.queues.delete(await _claimed(message))
             return
         renewer = asyncio.create_task(self._keep_visible(message))
         invocation_id = str(uuid.uuid4())
@@ -817,16 +830,17 @@ class Engine:
         self.console.executed(name, invocation_id, ok, (time.perf_counter() - began) * 1000)
         if not ok:
             self.console.error(str(getattr(reply, "reason", "")))
-        target = message.data.target
-        episode = message.data.episode if message.data.episode is not None else -1
+        target = data.target
+        episode = data.episode if data.episode is not None else -1
         answer = MessageData(TaskMessage(reply, target), episode=episode, sender=target)
         queue = self.hub.names.control_queue_for(target.instance_id)
+        work_item = await _claimed(message)  # the put has landed: the work item is durable and can be deleted
         if queue in self.owned:
             # This process runs that instance: the reply goes to its session in memory, and the work item stays
             # (invisible) until the episode that consumes the reply is committed. A crash before that replays
             # the activity, which is the at-least-once guarantee activities have anyway.
             local_id = f"{LOCAL_PREFIX}{uuid.uuid4().hex}"
-            self._local_replies[local_id] = _LocalReply(message, queue, answer)
+            self._local_replies[local_id] = _LocalReply(work_item, queue, answer)
             self._deliver(
                 ReceivedMessage(
                     data=answer, queue_name=queue, message_id=local_id, pop_receipt="",
@@ -836,10 +850,11 @@ class Engine:
             return
         await self.hub.queues.send(queue, answer)
         self.wake(queue)
-        self._spawn(self._delete([message]), f"dfx-delete-{message.message_id}")
+        self._spawn(self._delete([work_item]), f"dfx-delete-{work_item.message_id}")
 
-    async def _keep_visible(self, message: ReceivedMessage) -> None:
+    async def _keep_visible(self, message: ReceivedMessage | asyncio.Task[ReceivedMessage]) -> None:
         with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
+            message = await _claimed(message)
             while True:
                 await asyncio.sleep(self.work_item_visibility / 2)
                 await self.hub.queues.renew(message, self.work_item_visibility)
