@@ -26,9 +26,11 @@ if TYPE_CHECKING:  # the storage SDKs load only when a command runs, keeping `df
     from dfx.emulator.durable.history import OrchestrationStatus
     from dfx.emulator.storage import TaskHub
     from dfx.emulator.storage.history_table import HistoryRows
-    from dfx.emulator.storage.instances_table import InstanceRecord
+    from dfx.emulator.storage.instances_table import InstanceQuery, InstanceRecord
 
-app = typer.Typer(help="Read a task hub straight from storage: histories and instances.", no_args_is_help=True)
+app = typer.Typer(help="Read a task hub straight from storage: histories, instances, entities.", no_args_is_help=True)
+TopOption = Annotated[int, typer.Option("--top", min=1, max=1000, help="Page size.")]
+ContinuationOption = Annotated[str | None, typer.Option(help="Continue a previous page.")]
 
 # The columns of the classic History table view, in order.
 HISTORY_COLUMNS = ("PartitionKey", "EventType", "Timestamp", "Input", "Name", "Result", "Status")
@@ -199,8 +201,8 @@ def instances(
     entities: Annotated[
         bool | None, typer.Option("--entities/--no-entities", help="Only entities, or no entities (default: both).")
     ] = None,
-    top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Page size.")] = 100,
-    continuation_token: Annotated[str | None, typer.Option(help="Continue a previous page.")] = None,
+    top: TopOption = 100,
+    continuation_token: ContinuationOption = None,
     full: Annotated[bool, typer.Option("--full", help="Show whole outputs.")] = False,
     task_hub: TaskHubOption = None,
     connection: ConnectionOption = None,
@@ -224,13 +226,7 @@ def instances(
         page_size=top,
     )
 
-    async def load() -> tuple[list[InstanceRecord], str | None]:
-        async with _hub(settings) as hub:
-            await hub.require()
-            page = await hub.instances.query(query, continuation_token)
-            return page.instances, page.continuation_token
-
-    records, token = run(load())
+    records, token = run(_load_page(settings, query, continuation_token))
     if json_output:
         print_json({"instances": [_instance_json(r) for r in records], "continuationToken": token})
         return
@@ -251,12 +247,22 @@ def instances(
         out.print(f"More: --continuation-token '{token}'")
 
 
+async def _load_page(
+    settings: Settings, query: InstanceQuery, continuation_token: str | None
+) -> tuple[list[InstanceRecord], str | None]:
+    """One page of the Instances table, after checking that the task hub exists."""
+    async with _hub(settings) as hub:
+        await hub.require()
+        page = await hub.instances.query(query, continuation_token)
+        return page.instances, page.continuation_token
+
+
 @app.command("entities")
 def entities_command(
     name: Annotated[str | None, typer.Argument(help="Only entities of this entity function.")] = None,
     deleted: Annotated[bool, typer.Option("--deleted", help="Include deleted entities (exists=false).")] = False,
-    top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Page size.")] = 100,
-    continuation_token: Annotated[str | None, typer.Option(help="Continue a previous page.")] = None,
+    top: TopOption = 100,
+    continuation_token: ContinuationOption = None,
     full: Annotated[bool, typer.Option("--full", help="Show whole states.")] = False,
     task_hub: TaskHubOption = None,
     connection: ConnectionOption = None,
@@ -277,13 +283,7 @@ def entities_command(
     prefix = f"@{name.lower()}@" if name else None
     query = InstanceQuery(only_entities=prefix is None, instance_id_prefix=prefix, page_size=top)
 
-    async def load() -> tuple[list[InstanceRecord], str | None]:
-        async with _hub(settings) as hub:
-            await hub.require()
-            page = await hub.instances.query(query, continuation_token)
-            return page.instances, page.continuation_token
-
-    records, token = run(load())
+    records, token = run(_load_page(settings, query, continuation_token))
     rows = []
     for record in records:
         entity = EntityId.parse(record.instance_id)

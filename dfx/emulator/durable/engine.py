@@ -251,6 +251,20 @@ class Engine:
             await asyncio.wait_for(event.wait(), timeout=delay)
         event.clear()
 
+    async def _receive(
+        self, queue_name: str, count: int, visibility: int, delay: float
+    ) -> tuple[list[ReceivedMessage], float]:
+        """One poll: the messages and the next back-off (reset by a hit, doubled and waited out by a miss)."""
+        try:
+            messages = await self.hub.queues.receive(queue_name, count, visibility)
+        except (StorageError, OSError) as exc:
+            log.warning("receiving from %s failed: %s", queue_name, exc)
+            messages = []
+        if messages:
+            return messages, MIN_POLL
+        await self._wait(queue_name, delay)
+        return [], self._next_delay(delay)
+
     def _next_delay(self, delay: float) -> float:
         return min(delay * 2 * random.uniform(0.8, 1.2), self.settings.durable.max_queue_polling_interval)
 
@@ -258,16 +272,9 @@ class Engine:
         delay = MIN_POLL
         batch = self.settings.durable.control_queue_batch_size
         while not self.stopping.is_set():
-            try:
-                messages = await self.hub.queues.receive(queue_name, batch, self.control_visibility)
-            except (StorageError, OSError) as exc:
-                log.warning("receiving from %s failed: %s", queue_name, exc)
-                messages = []
+            messages, delay = await self._receive(queue_name, batch, self.control_visibility, delay)
             if not messages:
-                await self._wait(queue_name, delay)
-                delay = self._next_delay(delay)
                 continue
-            delay = MIN_POLL
             messages.sort(key=lambda m: (m.inserted_on or utcnow(), m.data.sequence_number))
             for message in messages:
                 self._deliver(message)
@@ -786,16 +793,7 @@ class Engine:
                 self._activity_freed.clear()
                 await self._activity_freed.wait()
                 continue
-            try:
-                messages = await self.hub.queues.receive(queue_name, min(free, 32), self.work_item_visibility)
-            except (StorageError, OSError) as exc:
-                log.warning("receiving work items failed: %s", exc)
-                messages = []
-            if not messages:
-                await self._wait(queue_name, delay)
-                delay = self._next_delay(delay)
-                continue
-            delay = MIN_POLL
+            messages, delay = await self._receive(queue_name, min(free, 32), self.work_item_visibility, delay)
             for message in messages:
                 self.activities_running += 1
                 self._spawn(self._run_activity(message, message.data), f"dfx-activity-{message.message_id}")
