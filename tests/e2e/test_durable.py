@@ -246,3 +246,13 @@ def test_versions_reach_the_orchestration_context(host: RunningHost):
     reply = call("POST", f"{host.url}/runtime/webhooks/durabletask/orchestrators/versioned?version=2.0")
     assert reply.status == 202
     assert wait_done(host, reply.json()["id"])["output"] == {"mine": "2.0", "child": "child-1"}
+
+
+def test_sdk_listing_and_purging_by_filter_use_the_rpc_api(host: RunningHost):
+    ids = [wait_done(host, start(host, "chain", ["Oslo"], instance_id=f"sdk-list-{n}")["id"])["instanceId"]
+           for n in range(2)]  # fmt: skip
+    listed = call("GET", f"{host.url}/api/client/sdk-list-/list").json()
+    assert listed["by"] == ids and listed["all"] >= 2
+    purged = call("POST", f"{host.url}/api/client/no-such-instance/purge").json()
+    assert purged["by"] >= 2 and purged["one"] == 0
+    assert status(host, ids[0]).status == 404

@@ -2,7 +2,7 @@
 
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -35,6 +35,18 @@ async def client_op(req: func.HttpRequest, client) -> func.HttpResponse:
         status = await client.get_status(instance_id, show_history=True)
         body = {"runtimeStatus": status.runtime_status.value if status.runtime_status else None,
                 "output": status.output, "customStatus": status.custom_status}  # fmt: skip
+        return func.HttpResponse(json.dumps(body), mimetype="application/json")
+    elif op == "list":
+        found = await client.get_status_by(instance_id_prefix=instance_id,
+                                           runtime_status=[df.OrchestrationRuntimeStatus.Completed])  # fmt: skip
+        everything = await client.get_status_all()
+        body = {"by": sorted(s.instance_id for s in found), "all": len(everything)}
+        return func.HttpResponse(json.dumps(body), mimetype="application/json")
+    elif op == "purge":
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        result = await client.purge_instance_history_by(since, None, [df.OrchestrationRuntimeStatus.Completed])
+        one = await client.purge_instance_history(instance_id)
+        body = {"by": result.instances_deleted, "one": one.instances_deleted}
         return func.HttpResponse(json.dumps(body), mimetype="application/json")
     elif op == "wait":
         return await client.wait_for_completion_or_create_check_status_response(req, instance_id, 10000, 100)
