@@ -23,6 +23,15 @@ def counter(context: df.DurableEntityContext):
     context.set_state(value)
 
 
+@app.entity_trigger(context_name="context")
+def journal(context: df.DurableEntityContext):
+    """An append-only list: shows that each sender's signals arrive in the order it sent them."""
+    entries = context.get_state(list)
+    if context.operation_name == "append":
+        entries.append(context.get_input())
+    context.set_state(entries)
+
+
 @app.route(route="counter/{key}/{operation}", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def signal_counter(req: func.HttpRequest, client) -> func.HttpResponse:

@@ -156,3 +156,24 @@ def test_inspect_entities_lists_state_without_a_host(host: RunningHost, account)
     assert {"entityId": {"name": "counter", "key": "cli"}, "exists": True, "state": 6} in [
         {k: e[k] for k in ("entityId", "exists", "state")} for e in entities
     ]
+
+
+def test_each_senders_signals_arrive_in_the_order_it_sent_them(host: RunningHost):
+    url = entity_url(host, "journal", "ordered", "?op=append")
+
+    def sender(client: int) -> None:
+        for n in range(25):
+            body = json.dumps(json.dumps(f"{client}-{n}")).encode()
+            assert call("POST", url, body, {"Content-Type": "application/json"}).status == 202
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(sender, range(4)))
+    entries = eventually(
+        lambda: (
+            (r := call("GET", entity_url(host, "journal", "ordered"))).status == 200
+            and len(r.json()) == 100
+            and r.json()
+        )
+    )
+    for client in range(4):
+        assert [e for e in entries if e.startswith(f"{client}-")] == [f"{client}-{n}" for n in range(25)]
