@@ -99,10 +99,9 @@ class _EarlierCommitFailed(Exception):
 
 @dataclass
 class _Cached:
-    """An instance's current execution as last committed here, with the sentinel ETag."""
+    """An instance's current execution as last committed (or about to be committed) here."""
 
     events: list[HistoryEvent]
-    etag: str | None
 
 
 LOCAL_PREFIX = "local:"
@@ -118,7 +117,7 @@ class _LocalReply:
 
 
 def is_local(message: ReceivedMessage) -> bool:
-    """An in-memory copy of a reply this process also put on a queue (deleted there once seen as a duplicate)."""
+    """A message handed over in memory, with no queue copy of its own (a local activity reply)."""
     return message.message_id.startswith(LOCAL_PREFIX)
 
 
@@ -143,7 +142,6 @@ class Engine:
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
         self.orchestrator_slots = asyncio.Semaphore(settings.durable.max_concurrent_orchestrator_functions)
-        self.activity_slots = asyncio.Semaphore(settings.durable.max_concurrent_activity_functions)
         self._loops: list[asyncio.Task[None]] = []
         self.control_visibility = max(1, round(settings.durable.control_queue_visibility_timeout))
         self.work_item_visibility = max(1, round(settings.durable.work_item_queue_visibility_timeout))
@@ -154,9 +152,9 @@ class Engine:
         self._inflight: dict[str, list[asyncio.Task[str | None]]] = {}
         self._etags: dict[str, str | None] = {}
         """The sentinel ETag after the last landed commit of each cached instance."""
-        self._pending_rows: dict[str, tuple[dict[str, Any], dict[tuple[int, str], str]]] = {}
+        self._pending_rows: dict[str, tuple[CheckpointColumns, dict[tuple[int, str], str]]] = {}
+        """Instances-row updates not yet written, merged per instance, with their offloaded blobs."""
         self._local_replies: dict[str, _LocalReply] = {}
-        self._blob_sources: dict[str, dict[str, tuple[int, str]]] = {}
         self.activities_running = 0
         self._activity_freed = asyncio.Event()
 
@@ -195,7 +193,7 @@ class Engine:
         with a real read, so the hint can never corrupt anything.
         """
         if instance_id not in self.cache:
-            self.cache[instance_id] = _Cached([], None)
+            self.cache[instance_id] = _Cached([])
             self._etags[instance_id] = None
 
     async def send_control(self, message: MessageData, delay: float | None = None) -> str:
@@ -353,20 +351,24 @@ class Engine:
                 targets.append(message)
         await asyncio.gather(*(self.hub.queues.delete(m) for m in targets), return_exceptions=True)
 
+    async def _history(self, instance_id: str) -> list[HistoryEvent]:
+        """The instance's current execution: from the cache, else read (after any commits still in flight)."""
+        cached = self.cache.get(instance_id)
+        if cached is not None:
+            return list(cached.events)
+        in_flight = self._commits.get(instance_id)
+        if in_flight is not None:
+            with contextlib.suppress(Exception):
+                await in_flight  # read what the pending commits wrote, not what was there before them
+        stored = await self.hub.history.read(instance_id)
+        self._etags[instance_id] = stored.etag
+        return list(stored.events)
+
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         if is_entity(instance_id):
             await self._entity_batch(instance_id, batch)
             return
-        cached = self.cache.get(instance_id)
-        in_flight = self._commits.get(instance_id)
-        if cached is None and in_flight is not None:
-            with contextlib.suppress(Exception):
-                await in_flight  # read what the pending commits wrote, not what was there before them
-        if cached is None:
-            stored = await self.hub.history.read(instance_id)
-            cached = _Cached(list(stored.events), stored.etag)
-            self._etags[instance_id] = stored.etag
-        past: list[HistoryEvent] = list(cached.events)
+        past = await self._history(instance_id)
         starts = [m for m in batch if isinstance(m.event, ExecutionStartedEvent)]
         start_index = len(past)
         if starts:
@@ -401,7 +403,7 @@ class Engine:
         await self._abandon(early)
         if not kept:
             return
-        await self._episode(instance_id, past, start_index, cached.etag, kept)
+        await self._episode(instance_id, past, start_index, kept)
 
     def _filter(
         self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
@@ -453,15 +455,7 @@ class Engine:
     async def _entity_batch(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""
         entity = EntityId.parse(instance_id)
-        cached = self.cache.get(instance_id)
-        in_flight = self._commits.get(instance_id)
-        if cached is None and in_flight is not None:
-            await asyncio.wait([in_flight])
-        if cached is None:
-            stored = await self.hub.history.read(instance_id)
-            cached = _Cached(list(stored.events), stored.etag)
-            self._etags[instance_id] = stored.etag
-        started = execution_started(cached.events)
+        started = execution_started(await self._history(instance_id))
         state = SchedulerState.from_json(started.input if started else None)
         requests = []
         for message in batch:
@@ -534,12 +528,12 @@ class Engine:
             if not r.request.signal and r.request.parent
         ]
         await self._send_all(instance_id, execution.execution_id, outbound, 1)
-        self.cache[instance_id] = _Cached(appended, None)
+        self.cache[instance_id] = _Cached(appended)
         columns = checkpoint_columns(
             appended, execution_id=execution.execution_id or "", custom_status=state.custom_status(),
             task_hub=self.hub.name,
         )  # fmt: skip
-        self._start_commit(instance_id, cached.etag, execution.execution_id or "", appended, 0, columns, batch)
+        self._start_commit(instance_id, execution.execution_id or "", appended, 0, columns, batch)
 
     async def _postpone_signal(self, message: MessageData, due: datetime) -> None:
         """Put a scheduled signal back until it is due, at most 6 days at a time (storage-layout §5.5)."""
@@ -581,7 +575,6 @@ class Engine:
         instance_id: str,
         past: list[HistoryEvent],
         start_index: int,
-        etag: str | None,
         batch: list[ReceivedMessage],
     ) -> None:
         events = [m.event for m in batch]
@@ -622,11 +615,11 @@ class Engine:
                 evicted = next(iter(self.cache))
                 self.cache.pop(evicted)
                 self._etags.pop(evicted, None)
-            self.cache[instance_id] = _Cached([*past, *appended], None)
+            self.cache[instance_id] = _Cached([*past, *appended])
         columns = checkpoint_columns(
             appended, execution_id=execution or "", custom_status=result.custom_status, task_hub=self.hub.name
         )
-        self._start_commit(instance_id, etag, execution or "", appended, start_index, columns, batch)
+        self._start_commit(instance_id, execution or "", appended, start_index, columns, batch)
         log.debug(
             "episode %d of %s: %s -> %s in %.0f ms (sdk %.0f ms)",
             episode,
@@ -640,7 +633,6 @@ class Engine:
     def _start_commit(
         self,
         instance_id: str,
-        etag: str | None,
         execution_id: str,
         appended: list[HistoryEvent],
         start_index: int,
@@ -650,7 +642,7 @@ class Engine:
         """Queue an episode's append behind the instance's earlier ones and track it as in flight."""
         previous = self._commits.get(instance_id)
         commit = asyncio.create_task(
-            self._commit(instance_id, previous, etag, execution_id, appended, start_index, columns, batch),
+            self._commit(instance_id, previous, execution_id, appended, start_index, columns, batch),
             name=f"dfx-commit-{instance_id}",
         )
         self._commits[instance_id] = commit
@@ -669,7 +661,6 @@ class Engine:
         self,
         instance_id: str,
         previous: asyncio.Task[str | None] | None,
-        etag: str | None,
         execution_id: str,
         appended: list[HistoryEvent],
         start_index: int,
@@ -683,10 +674,7 @@ class Engine:
         waits for the one before and takes the sentinel ETag it produced.
         """
         try:
-            if previous is not None:
-                etag = await previous
-            else:
-                etag = self._etags.get(instance_id, etag)
+            etag = await previous if previous is not None else self._etags.get(instance_id)
             appended_result = await self.hub.history.append(
                 instance_id, execution_id, appended, start_index=start_index, etag=etag
             )
@@ -707,7 +695,11 @@ class Engine:
         return appended_result.etag
 
     def _after_commit(
-        self, instance_id: str, columns: Any, offloaded: dict[tuple[int, str], str], batch: list[ReceivedMessage]
+        self,
+        instance_id: str,
+        columns: CheckpointColumns,
+        offloaded: dict[tuple[int, str], str],
+        batch: list[ReceivedMessage],
     ) -> None:
         """Steps 3 and 5 of the commit (Instances row, consumed messages) off the critical path.
 
@@ -715,13 +707,10 @@ class Engine:
         instance are merged while a write is in flight, so a fast chain writes its row once per round trip.
         """
         self._spawn(self._delete(batch), f"dfx-delete-{instance_id}")
-        pending = self._pending_rows.get(instance_id)
-        if pending is None:
-            self._pending_rows[instance_id] = (dict(columns.columns), dict(offloaded))
-        else:
-            pending[0].update(columns.columns)
-            pending[1].update(offloaded)
-        self._blob_sources.setdefault(instance_id, {}).update(columns.blob_sources)
+        merged, blobs = self._pending_rows.setdefault(instance_id, (CheckpointColumns(), {}))
+        merged.columns.update(columns.columns)
+        merged.blob_sources.update(columns.blob_sources)
+        blobs.update(offloaded)
         if instance_id not in self._row_writes:
             task = asyncio.create_task(self._write_rows(instance_id), name=f"dfx-row-{instance_id}")
             self._row_writes[instance_id] = task
@@ -729,9 +718,7 @@ class Engine:
     async def _write_rows(self, instance_id: str) -> None:
         try:
             while instance_id in self._pending_rows:
-                values, offloaded = self._pending_rows.pop(instance_id)
-                sources = self._blob_sources.pop(instance_id, {})
-                update = CheckpointColumns(values, sources)
+                update, offloaded = self._pending_rows.pop(instance_id)
                 try:
                     await self.hub.instances.write_checkpoint(instance_id, update, offloaded)
                 except (StorageError, OSError) as exc:

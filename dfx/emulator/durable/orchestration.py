@@ -554,11 +554,6 @@ def describe(event: HistoryEvent) -> str:
     return f"{EventType(event.event_type).name}{f' #{pointer}' if pointer is not None else ''}"
 
 
-def event_name(event: HistoryEvent) -> str | None:
-    """The event name of an EventRaised (for buffering rules), else None."""
-    return event.name if isinstance(event, EventRaisedEvent) else None
-
-
 def parse_output(text: str | None) -> Any:
     """A stored output/input column as the status API shows it: JSON when it parses, else the text itself."""
     if text is None:
