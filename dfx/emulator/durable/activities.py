@@ -51,11 +51,7 @@ def failure_details(exc: BaseException) -> str:
 
 
 def unknown_activity(name: str, index: FunctionIndex) -> TaskFailedEvent:
-    known = ", ".join(f"'{n}'" for n in index.durable_names(ACTIVITY_TRIGGER)) or "none"
-    reason = (
-        f"The function '{name}' doesn't exist, is disabled, or is not an activity function. Additional info: "
-        f"The following are the known activity functions: {known}."
-    )
+    reason = index.missing_message(ACTIVITY_TRIGGER, name)
     return TaskFailedEvent(reason=reason, details=compact_json({"Message": reason}))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -18,8 +19,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from azure.functions import meta
 
 from dfx.emulator.config import Settings
 from dfx.emulator.durable.activities import run_activity
@@ -65,6 +64,7 @@ from dfx.emulator.storage.instances_table import CheckpointColumns, checkpoint_c
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.taskhub import TaskHub
 from dfx.emulator.worker import sdk_speedups
+from dfx.emulator.worker.converters import call_durable_trigger
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 from dfx.emulator.worker.invoker import Invoker
 
@@ -476,17 +476,12 @@ class Engine:
             if not chunk:
                 return
             if function is None:
-                known = ", ".join(f"'{n}'" for n in self.index.durable_names(ENTITY_TRIGGER)) or "none"
-                message = (
-                    f"The function '{entity.name}' doesn't exist, is disabled, or is not an entity function. "
-                    f"Additional info: The following are the known entity functions: {known}."
-                )
-                responses.extend(failed_batch(chunk, message))
+                responses.extend(failed_batch(chunk, self.index.missing_message(ENTITY_TRIGGER, entity.name)))
             else:
                 payload = batch_json(entity, state, chunk)
                 try:
                     output = await asyncio.get_running_loop().run_in_executor(
-                        self.invoker.pool, self._call_entity, function, payload
+                        self.invoker.pool, call_durable_trigger, function, payload
                     )
                     state, results = apply_batch_result(state, chunk, output)
                     responses.extend(results)
@@ -542,33 +537,17 @@ class Engine:
         queue = await self.hub.queues.send_to_instance(fresh, max(0.0, delay))
         self.schedule_wakeup(queue, utcnow() + timedelta(seconds=delay))
 
-    @staticmethod
-    def _call_entity(function: Any, payload: str) -> str:
-        converter = meta.get_binding_registry().get(ENTITY_TRIGGER)
-        context = converter.decode(meta.Datum(payload, "string"), trigger_metadata=None)
-        return str(function.callable(**{function.trigger.name: context}))
-
     def _invoke_for(self, name: str) -> Callable[[str], str]:
+        """The orchestrator called ``name`` as a function of its trigger payload (failing when it is unknown)."""
         function = self.index.durable(ORCHESTRATION_TRIGGER, name)
         if function is None:
-            known = ", ".join(f"'{n}'" for n in self.index.durable_names(ORCHESTRATION_TRIGGER))
-            message = (
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. Additional "
-                f"info: The following are the known orchestrator functions: {known}."
-            )
+            message = self.index.missing_message(ORCHESTRATION_TRIGGER, name)
 
             def missing(payload: str) -> str:
                 raise LookupError(message)
 
             return missing
-        converter = meta.get_binding_registry().get(ORCHESTRATION_TRIGGER)
-        parameter = function.trigger.name
-
-        def invoke(payload: str) -> str:
-            context = converter.decode(meta.Datum(payload, "string"), trigger_metadata=None)
-            return str(function.callable(**{parameter: context}))
-
-        return invoke
+        return functools.partial(call_durable_trigger, function)
 
     async def _episode(
         self,

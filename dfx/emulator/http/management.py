@@ -217,12 +217,7 @@ class ManagementApi:
         if method not in ("POST", "DELETE"):
             return web.Response(status=404)
         if self.index.durable(ENTITY_TRIGGER, entity.name) is None:
-            raise ClientError(
-                f"The function '{entity.name}' doesn't exist, is disabled, or is not an entity function. "
-                f"Additional info: The following are the known entity functions: "
-                + (", ".join(f"'{n}'" for n in self.index.durable_names(ENTITY_TRIGGER)) or "none")
-                + "."
-            )
+            raise ClientError(self.index.missing_message(ENTITY_TRIGGER, entity.name))
         operation = DELETE_OPERATION if method == "DELETE" else (_query(request, "op") or "")
         await self.client.signal_entity(entity, operation, await _entity_input(request))
         return web.Response(status=202)
@@ -264,17 +259,8 @@ class ManagementApi:
         input_text = await _json_body(request)
         function = self.index.durable(ORCHESTRATION_TRIGGER, name)
         if function is None:
-            known = self.index.durable_names(ORCHESTRATION_TRIGGER)
-            extra = (
-                "The following are the known orchestrator functions: " + ", ".join(f"'{n}'" for n in known) + "."
-                if known
-                else "No orchestrator functions are currently registered!"
-            )
-            raise ClientError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                f"Additional info: {extra}",
-                exception_type="System.ArgumentException",
-            )
+            message = self.index.missing_message(ORCHESTRATION_TRIGGER, name)
+            raise ClientError(message, exception_type="System.ArgumentException")
         version = _query(request, "version")
         started = await self.client.start(function.durable_name, instance_id, input_text, version=version)
         return await self._maybe_wait(request, started)

@@ -70,3 +70,10 @@ def encode_http_result(value: Any) -> HttpResult:
         headers.extend(("Set-Cookie", morsel.OutputString()) for morsel in cookie.values())
     body = response["body"].value or b""
     return HttpResult(int(response["status_code"].value), headers, body if isinstance(body, bytes) else bytes(body))
+
+
+def call_durable_trigger(function: Any, payload: str) -> str:
+    """Call an orchestrator or entity ``handle`` with its trigger payload, as the worker does (§1.7)."""
+    converter = meta.get_binding_registry().get(function.trigger_type)
+    context = converter.decode(meta.Datum(payload, "string"), trigger_metadata=None)
+    return str(function.callable(**{function.trigger.name: context}))

@@ -24,6 +24,7 @@ _DURABLE_NAME_KEYS = {
     ACTIVITY_TRIGGER: "activity",
     ENTITY_TRIGGER: "entityName",
 }
+_DURABLE_KINDS = {ORCHESTRATION_TRIGGER: "orchestrator", ACTIVITY_TRIGGER: "activity", ENTITY_TRIGGER: "entity"}
 _ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 
 
@@ -296,3 +297,16 @@ class FunctionIndex:
 
     def durable_names(self, trigger_type: str) -> list[str]:
         return [f.durable_name for f in self.functions if f.trigger_type == trigger_type]
+
+    def missing_message(self, trigger_type: str, name: str) -> str:
+        """The extension's text for a durable name that no orchestrator, activity or entity function has."""
+        kind = _DURABLE_KINDS[trigger_type]
+        known = self.durable_names(trigger_type)
+        info = (
+            f"The following are the known {kind} functions: " + ", ".join(f"'{n}'" for n in known) + "."
+            if known
+            else f"No {kind} functions are currently registered!"
+        )
+        return (
+            f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function. Additional info: {info}"
+        )
