@@ -256,3 +256,8 @@ def test_sdk_listing_and_purging_by_filter_use_the_rpc_api(host: RunningHost):
     purged = call("POST", f"{host.url}/api/client/no-such-instance/purge").json()
     assert purged["by"] >= 2 and purged["one"] == 0
     assert status(host, ids[0]).status == 404
+
+
+def test_a_task_hub_this_host_does_not_serve_is_a_clear_400(host: RunningHost):
+    reply = call("GET", f"{host.url}/runtime/webhooks/durabletask/instances/x?taskHub=OtherHub")
+    assert reply.status == 400 and f"serves task hub '{HUB}', not 'OtherHub'" in reply.json()["Message"]

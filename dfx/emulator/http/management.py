@@ -139,9 +139,15 @@ class ManagementApi:
 
     async def handle(self, request: web.Request, path: str) -> web.StreamResponse:
         """Answer ``path`` (the part after the API base, no leading slash)."""
-        parts = [p for p in path.split("/")]
+        parts = path.split("/")
         method = request.method.upper()
         try:
+            hub = _query(request, "taskHub")
+            if hub and hub.lower() != self.hub_name.lower():
+                raise ClientError(
+                    f"This dfx host serves task hub '{self.hub_name}', not '{hub}'. Start another host with "
+                    f"--task-hub {hub} to reach that hub."
+                )
             if parts[0] == "orchestrators" and len(parts) in (2, 3) and parts[1]:
                 if method != "POST":
                     return web.Response(status=404)
