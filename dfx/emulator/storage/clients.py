@@ -16,6 +16,7 @@ from azure.storage.queue.aio import QueueServiceClient
 
 from dfx.emulator.storage.connection import StorageAccount
 from dfx.emulator.storage.errors import StorageError, StorageUnavailableError
+from dfx.emulator.storage.rest import ServiceError, StorageRest
 
 # Fail fast when nothing listens (Azurite down) yet ride out a brief blip of a real account. The table
 # SDK takes azure-core retry settings; blob and queue have their own policy (15 s first back-off).
@@ -39,7 +40,10 @@ T = TypeVar("T")
 
 
 class StorageClients:
-    """The table, queue and blob service clients of one account (async; close them when done)."""
+    """The table, queue and blob service clients of one account (async; close them when done).
+
+    ``rest`` serves the engine's hot-path operations; the SDK clients everything else.
+    """
 
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
@@ -50,11 +54,14 @@ class StorageClients:
         self.tables = TableServiceClient.from_connection_string(conn, **TABLE_OPTIONS, **env)
         self.queues = QueueServiceClient.from_connection_string(conn, **_storage_options(QueueLinearRetry), **env)
         self.blobs = BlobServiceClient.from_connection_string(conn, **_storage_options(BlobLinearRetry), **env)
+        self.rest = StorageRest(account, connect_timeout=_COMMON["connection_timeout"],
+                                read_timeout=_COMMON["read_timeout"])  # fmt: skip
 
     async def close(self) -> None:
         await self.tables.close()
         await self.queues.close()
         await self.blobs.close()
+        await self.rest.close()
 
     async def __aenter__(self) -> StorageClients:
         return self
@@ -66,6 +73,14 @@ class StorageClients:
 def unavailable(account: StorageAccount, exc: BaseException) -> StorageUnavailableError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return StorageUnavailableError(f"Storage account {account.describe()} does not answer ({reason[:160]}).")
+
+
+def refused(account: StorageAccount, message: str) -> StorageError:
+    first = message.splitlines()[0] if message else "access denied"
+    return StorageError(
+        f"Storage account {account.describe()} refused the credentials: {first}",
+        hint="Check AccountName and AccountKey in the connection string.",
+    )
 
 
 def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -83,13 +98,14 @@ def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             ServiceResponseError,
             aiohttp.ClientConnectionError,
             ConnectionError,
+            TimeoutError,
         ) as exc:
             raise unavailable(args[0].account, exc) from exc  # type: ignore[attr-defined]
         except ClientAuthenticationError as exc:
-            raise StorageError(
-                f"Storage account {args[0].account.describe()} refused the credentials: "  # type: ignore[attr-defined]
-                f"{exc.message.splitlines()[0] if exc.message else exc}",
-                hint="Check AccountName and AccountKey in the connection string.",
-            ) from exc
+            raise refused(args[0].account, exc.message or str(exc)) from exc  # type: ignore[attr-defined]
+        except ServiceError as exc:
+            if exc.status == 403:
+                raise refused(args[0].account, exc.message) from exc  # type: ignore[attr-defined]
+            raise
 
     return wrapper

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
@@ -21,6 +20,7 @@ from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, nee
 from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.errors import CheckpointConflictError
 from dfx.emulator.storage.keys import SENTINEL_ROW_KEY, escape_partition_key, history_row_key
+from dfx.emulator.storage.rest import ServiceError, TableOperation
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class HistoryTable:
         self.name = table_name
         self.blobs = blobs
         self._table = clients.tables.get_table_client(table_name)
+        self._rest = clients.rest
 
     @storage_call
     async def create(self) -> None:
@@ -166,31 +167,21 @@ class HistoryTable:
             }
             if final:
                 sentinel["CheckpointCompletedTimestamp"] = utcnow()
-            operations: list[Any] = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in batch]
+            operations = [TableOperation("upsert", row) for row in batch]
             if current is None:
-                operations.append(("create", sentinel))
+                operations.append(TableOperation("insert", sentinel))
             else:
-                operations.append(
-                    (
-                        "update",
-                        sentinel,
-                        {
-                            "mode": UpdateMode.MERGE,
-                            "etag": current,
-                            "match_condition": MatchConditions.IfNotModified,
-                        },
-                    )
-                )
+                operations.append(TableOperation("merge", sentinel, etag=current))
             try:
-                results = await self._table.submit_transaction(operations)
-            except TableTransactionError as exc:
-                if exc.status_code in (409, 412):
+                etags = await self._rest.transaction(self.name, operations)
+            except ServiceError as exc:
+                if exc.status in (409, 412):
                     raise CheckpointConflictError(
                         f"History of instance {instance_id!r} was changed by another writer "
-                        f"(HTTP {exc.status_code}); this checkpoint was not written."
+                        f"(HTTP {exc.status}); this checkpoint was not written."
                     ) from exc
                 raise
-            current = results[-1]["etag"]
+            current = etags[-1]
         assert current is not None
         return AppendResult(etag=current, offloaded=offloaded)
 

@@ -214,6 +214,7 @@ class InstancesTable:
         self.task_hub = task_hub
         self.blobs = blobs
         self._table = clients.tables.get_table_client(table_name)
+        self._rest = clients.rest
 
     @storage_call
     async def create(self) -> None:
@@ -363,7 +364,7 @@ class InstancesTable:
         """InsertOrMerge ``columns`` (None values are left out, so they keep what was there)."""
         row = {"PartitionKey": escape_partition_key(instance_id), "RowKey": ""}
         row.update({k: v for k, v in columns.items() if v is not None})
-        await self._table.upsert_entity(row, mode=UpdateMode.MERGE)
+        await self._rest.merge_entity(self.name, row)
 
     async def write_checkpoint(
         self,

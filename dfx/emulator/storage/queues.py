@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue.aio import QueueClient
 
 from dfx.emulator.storage.blobs import QUEUE_MESSAGE_LIMIT, LargeMessageStore, message_blob_name
@@ -24,6 +24,7 @@ from dfx.emulator.storage.messages import (
     decode_body,
 )
 from dfx.emulator.storage.names import TaskHubNames
+from dfx.emulator.storage.rest import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class HubQueues:
         self.names = names
         self.blobs = blobs
         self._service = clients.queues
+        self._rest = clients.rest
         self._clients: dict[str, QueueClient] = {}
         self._sequence = itertools.count(1)
 
@@ -120,20 +122,18 @@ class HubQueues:
         if not message.sequence_number:
             message.sequence_number = self.next_sequence_number()
         body = await self._body_for(message)
-        queue = self._queue(queue_name)
-        kwargs: dict[str, Any] = {"time_to_live": -1}
-        if visibility:
-            kwargs["visibility_timeout"] = visibility
         try:
-            sent = await queue.send_message(body, **kwargs)
-        except ResourceNotFoundError:
+            sent = await self._rest.put_message(queue_name, body, visibility_timeout=visibility)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
             await self.create(queue_name)  # created lazily, as the provider does
-            sent = await queue.send_message(body, **kwargs)
+            sent = await self._rest.put_message(queue_name, body, visibility_timeout=visibility)
         return ReceivedMessage(
             data=message,
             queue_name=queue_name,
-            message_id=sent.id,
-            pop_receipt=sent.pop_receipt or "",
+            message_id=sent.message_id,
+            pop_receipt=sent.pop_receipt,
             dequeue_count=1,
             inserted_on=sent.inserted_on,
             next_visible_on=sent.next_visible_on,
@@ -167,30 +167,26 @@ class HubQueues:
         A message whose body cannot be read is abandoned with back-off and left out, as the provider does.
         """
         count = max(1, min(max_messages, MAX_BATCH))
-        queue = self._queue(queue_name)
         try:
-            raw = [
-                m
-                async for m in queue.receive_messages(
-                    messages_per_page=count, max_messages=count, visibility_timeout=visibility_timeout
-                )
-            ]
-        except ResourceNotFoundError:
+            raw = await self._rest.get_messages(queue_name, count, visibility_timeout)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
             return []
         received: list[ReceivedMessage] = []
         for m in raw:
             try:
-                data = await self._decode(m.content)
+                data = await self._decode(m.text)
             except (MessageFormatError, KeyError, ValueError, ResourceNotFoundError) as exc:
-                log.warning("abandoning unreadable message %s on %s: %s", m.id, queue_name, exc)
-                await self._update(queue_name, m.id, m.pop_receipt or "", abandon_delay(m.dequeue_count or 1))
+                log.warning("abandoning unreadable message %s on %s: %s", m.message_id, queue_name, exc)
+                await self._update(queue_name, m.message_id, m.pop_receipt, abandon_delay(m.dequeue_count or 1))
                 continue
             received.append(
                 ReceivedMessage(
                     data=data,
                     queue_name=queue_name,
-                    message_id=m.id,
-                    pop_receipt=m.pop_receipt or "",
+                    message_id=m.message_id,
+                    pop_receipt=m.pop_receipt,
                     dequeue_count=m.dequeue_count or 1,
                     inserted_on=m.inserted_on,
                     next_visible_on=m.next_visible_on,
@@ -200,13 +196,12 @@ class HubQueues:
 
     async def _update(self, queue_name: str, message_id: str, pop_receipt: str, visibility: int) -> str | None:
         try:
-            updated = await self._queue(queue_name).update_message(
-                message_id, pop_receipt=pop_receipt, visibility_timeout=visibility
-            )
-        except ResourceNotFoundError:
-            log.debug("message %s on %s is gone", message_id, queue_name)
+            return await self._rest.update_message(queue_name, message_id, pop_receipt, visibility)
+        except ServiceError as exc:
+            if exc.status not in (400, 404):
+                raise
+            log.debug("message %s on %s is gone (%s)", message_id, queue_name, exc.code)
             return None
-        return updated.pop_receipt
 
     @storage_call
     async def renew(self, message: ReceivedMessage, visibility_timeout: int = DEFAULT_VISIBILITY) -> None:
@@ -227,13 +222,11 @@ class HubQueues:
     async def delete(self, message: ReceivedMessage) -> None:
         """Delete a processed message; one that is already gone is ignored."""
         try:
-            await self._queue(message.queue_name).delete_message(message.message_id, message.pop_receipt)
-        except ResourceNotFoundError:
-            log.debug("message %s on %s was already gone", message.message_id, message.queue_name)
-        except HttpResponseError as exc:
-            if exc.status_code not in (400, 404):
+            await self._rest.delete_message(message.queue_name, message.message_id, message.pop_receipt)
+        except ServiceError as exc:
+            if exc.status not in (400, 404):
                 raise
-            log.debug("message %s on %s: stale pop receipt", message.message_id, message.queue_name)
+            log.debug("message %s on %s was already gone (%s)", message.message_id, message.queue_name, exc.code)
 
     # -- looking without touching -------------------------------------------------------------------
 
