@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dfx import __version__
-from dfx.cli import azurite, inspect, start
+from dfx.cli import azurite, doctor, durable, inspect, scaffold, start, taskhub
 from dfx.cli.console import err
 from dfx.errors import DfxError
 
@@ -19,9 +19,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(azurite.app, name="azurite")
-app.add_typer(inspect.app, name="inspect")
+app.command(name="init")(scaffold.init)
+app.command(name="new")(scaffold.new)
+app.command(name="templates")(scaffold.templates)
 app.command(name="start")(start.start)
+app.add_typer(durable.app, name="durable")
+app.add_typer(inspect.app, name="inspect")
+app.add_typer(taskhub.app, name="taskhub")
+app.command(name="doctor")(doctor.doctor)
+app.add_typer(azurite.app, name="azurite")
 
 
 def _version(value: bool) -> None:
