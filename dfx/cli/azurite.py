@@ -11,7 +11,10 @@ from dfx.cli.console import JsonOption, out, print_json
 from dfx.emulator import azurite
 from dfx.emulator.storage.connection import SERVICES
 
-app = typer.Typer(help="Install, start, stop and check the Azurite storage emulator.", no_args_is_help=True)
+app = typer.Typer(
+    help="Install, start, stop and check the Azurite storage emulator.\n\nExample: dfx azurite start",
+    no_args_is_help=True,
+)
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="Where dfx records the Azurite it started.")]
 DEFAULT_STATE = Path(".dfx")

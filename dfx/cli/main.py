@@ -14,7 +14,10 @@ from dfx.errors import DfxError
 
 app = typer.Typer(
     name="dfx",
-    help="A local runtime for Azure Durable Functions: host, durable engine and task hub tools.",
+    help=(
+        "A local runtime for Azure Durable Functions: host, durable engine and task hub tools.\n\n"
+        "Example: dfx init demo && cd demo && dfx start"
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -55,9 +58,13 @@ def root(
 
 
 def main() -> None:
-    """Entry point of the console script: expected failures print one line and a hint, never a traceback."""
+    """Entry point of the console script: expected failures print one line and a hint, never a traceback.
+
+    Usage errors, ``--help`` and Ctrl-C are left to typer's standalone mode (usage text, exit 2; "Aborted",
+    exit 1), so this does not depend on where a typer release keeps its click exceptions.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except DfxError as exc:
         err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
         details = getattr(exc, "details", "")
@@ -66,17 +73,5 @@ def main() -> None:
         if exc.hint:
             err.print(f"[dim]hint: {exc.hint}[/]")
         raise SystemExit(1) from None
-    except typer.Abort:
-        err.print("Aborted.")
-        raise SystemExit(130) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors and exits come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
