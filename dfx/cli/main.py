@@ -64,7 +64,7 @@ def main() -> None:
     exit 1), so this does not depend on where a typer release keeps its click exceptions.
     """
     try:
-        app()
+        app(prog_name="dfx")
     except DfxError as exc:
         err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
         details = getattr(exc, "details", "")
