@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from dfx.emulator.config import Settings, load_settings
+from dfx.errors import DfxError
+
+if TYPE_CHECKING:  # the storage SDKs load only when a command runs
+    from dfx.emulator.durable.history import OrchestrationStatus
+    from dfx.emulator.storage import TaskHub
 
 T = TypeVar("T")
 
@@ -115,3 +121,95 @@ def json_argument(value: str | None, option: str) -> str | None:
             f"not valid JSON{where}: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}.", param_hint=option
         ) from None
     return text
+
+
+# -- filters shared by the commands that list or purge instances --------------------------------------
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """An ISO-8601 time option (``2026-01-31T12:00:00Z``; no zone means UTC), or None when not given."""
+    from dfx.emulator.durable.encoding import parse_datetime
+
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 time like 2026-01-31T12:00:00Z.", param_hint=option
+        ) from None
+
+
+def parse_statuses(values: list[str] | None, option: str = "--runtime-status") -> frozenset[OrchestrationStatus]:
+    """Runtime statuses from a repeatable option whose values may also be comma- or space-separated."""
+    from dfx.emulator.durable.history import OrchestrationStatus
+
+    found = set()
+    for value in values or []:
+        for name in value.replace(",", " ").split():
+            match = next((s for s in OrchestrationStatus if s.name.lower() == name.lower()), None)
+            if match is None:
+                names = ", ".join(s.name for s in OrchestrationStatus)
+                raise typer.BadParameter(f"unknown status {name!r}; use one of {names}.", param_hint=option)
+            found.add(match)
+    return frozenset(found)
+
+
+# -- the task hub a command acts on ---------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_hub(settings: Settings, *, create: bool = False) -> AsyncIterator[TaskHub]:
+    """The task hub of ``settings``, checked to exist (or created with ``create``), closed afterwards.
+
+    An existing hub keeps the partition count it was created with, whatever host.json here says: a message
+    for an instance must land on the control queue that hub's hosts read.
+    """
+    from dfx.emulator.storage import TaskHub
+
+    hub = TaskHub(settings.storage, settings.hub_name, settings.partition_count)
+    try:
+        if not await hub.exists():
+            if not create:
+                await hub.require()
+            await hub.create()
+            err.print(f"[dim]Created task hub {hub.name} in {settings.storage.describe()}.[/]")
+        else:
+            leases = await hub.partitions.read_all()
+            if leases and len(leases) != hub.names.partition_count:
+                await hub.close()
+                hub = TaskHub(settings.storage, settings.hub_name, len(leases))
+        yield hub
+    finally:
+        await hub.close()
+
+
+# -- asking before destroying something ----------------------------------------------------------------
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking first.")]
+
+
+class ConfirmationRequiredError(DfxError):
+    """A destructive command without --yes where nobody can answer the question (stdin is not a terminal)."""
+
+    hint = "Pass --yes to confirm from a script or CI."
+
+
+def stdin_is_interactive() -> bool:
+    """Whether someone can answer a question on stdin."""
+    return sys.stdin.isatty()
+
+
+def confirm_or_exit(question: str, *, yes: bool) -> None:
+    """Go on only if ``yes`` was given or the user answers yes; "no" prints "Aborted." and exits with 1.
+
+    Never blocks a script: without a terminal on stdin and without ``yes`` it refuses instead of asking.
+    The question goes to stderr so that ``--json`` output stays clean.
+    """
+    if yes:
+        return
+    if not stdin_is_interactive():
+        raise ConfirmationRequiredError(f"{question} Not asked: stdin is not a terminal, so nothing was deleted.")
+    if not typer.confirm(question, default=False, err=True):
+        err.print("Aborted.")
+        raise typer.Exit(1)
