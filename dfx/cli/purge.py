@@ -27,6 +27,11 @@ def _when(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def _listing(names: Sequence[str], last: str) -> str:
+    """``A``, ``A or B``, ``A, B or C`` (with ``last`` the joining word)."""
+    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
+
+
 @dataclass(frozen=True)
 class PurgeFilter:
     """The instances a purge by filter removes: created in a range, in some terminal statuses."""
@@ -49,10 +54,10 @@ class PurgeFilter:
         """
         running = sorted(statuses - TERMINAL_STATUSES)
         if running:
-            names = ", ".join(s.name for s in running)
-            allowed = ", ".join(s.name for s in PURGEABLE)
+            names = _listing([s.name for s in running], "and")
+            allowed = _listing([s.name for s in PURGEABLE], "or")
             raise typer.BadParameter(
-                f"{names} instances cannot be purged; only {allowed} ones can (terminate them first).",
+                f"{names} instances cannot be purged, only {allowed} ones (terminate them first).",
                 param_hint="--runtime-status",
             )
         if created_after is not None and created_before is not None and created_after > created_before:
@@ -78,8 +83,7 @@ class PurgeFilter:
 
     def describe(self) -> str:
         """The filter in words: ``Completed, Terminated or Failed, created after 2026-01-01T00:00:00Z``."""
-        names = [s.name for s in PURGEABLE if s in self.statuses]
-        parts = [" or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)]
+        parts = [_listing([s.name for s in PURGEABLE if s in self.statuses], "or")]
         if self.created_after is not None:
             parts.append(f"created after {_when(self.created_after)}")
         if self.created_before is not None:
