@@ -1,7 +1,93 @@
-"""``dfx doctor``: explain why an instance is stuck or a task hub is unhealthy (being built)."""
+"""``dfx doctor``: explain why an instance is stuck or a task hub is unhealthy, each finding with its fix."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-def doctor() -> None:
-    """Diagnose a task hub or an instance (not built yet)."""
+import typer
+from rich.markup import escape
+from rich.text import Text
+
+from dfx.cli.console import (
+    AppDirOption,
+    ConnectionOption,
+    IdOption,
+    InstanceIdArgument,
+    JsonOption,
+    TaskHubOption,
+    out,
+    pick_instance_id,
+    print_json,
+    run,
+)
+
+if TYPE_CHECKING:
+    from dfx.emulator.durable.diagnosis import Finding, Snapshot
+
+MARKS = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
+INDENT = " " * 11
+
+
+def doctor(
+    instance_id: InstanceIdArgument = None,
+    id_option: IdOption = None,
+    task_hub: TaskHubOption = None,
+    connection: ConnectionOption = None,
+    app_dir: AppDirOption = Path("."),
+    json_output: JsonOption = False,
+) -> None:
+    """Explain why an instance is stuck or a task hub is unhealthy, and how to fix it.
+
+    Checks the settings files, whether storage (Azurite) answers, the task hub's name and existence, who owns
+    its partitions, its queues (messages nobody takes, invisible ones, poison messages dequeued again and
+    again), the instance ID's status and what it waits for, and whether function_app.py in --app-dir registers
+    every orchestrator, activity and entity name in use. Nothing is changed: queues are only peeked.
+
+    Exit status: 1 when any finding is an error, 0 otherwise (warnings and information included).
+
+    Example: dfx doctor 4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c --app-dir ./my-app
+    """
+    from dfx.emulator.durable.checkup import DoctorRequest, gather_snapshot
+    from dfx.emulator.durable.diagnosis import diagnose, has_errors
+
+    chosen = pick_instance_id(instance_id, id_option) if instance_id or id_option else None
+    request = DoctorRequest(app_dir=app_dir, task_hub=task_hub, connection=connection, instance_id=chosen)
+    snapshot = run(gather_snapshot(request))
+    findings = diagnose(snapshot)
+    if json_output:
+        print_json(
+            {
+                "taskHub": snapshot.hub_name,
+                "instanceId": snapshot.instance_id,
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+    else:
+        _render(snapshot, findings)
+    if has_errors(findings):
+        raise typer.Exit(1)
+
+
+def _render(snapshot: Snapshot, findings: list[Finding]) -> None:
+    from dfx.emulator.durable.diagnosis import Severity, is_clean
+
+    where = f" · {snapshot.storage.description}" if snapshot.storage else ""
+    about = f" · instance {snapshot.instance_id}" if snapshot.instance_id else ""
+    out.print(f"[bold]dfx doctor[/] · task hub {escape(snapshot.hub_name)}{escape(about)}[dim]{escape(where)}[/]")
+    for finding in findings:
+        mark, style = MARKS[finding.severity.value]
+        line = Text.assemble((f"{mark} {finding.severity.value:<8} ", style), (finding.title, "bold"))
+        out.print(line, soft_wrap=True)
+        if finding.detail:
+            out.print(Text(INDENT + finding.detail), soft_wrap=True)
+        if finding.fix:
+            out.print(Text.assemble(INDENT, ("fix: ", "green"), finding.fix), soft_wrap=True)
+    if is_clean(findings):
+        out.print("[green]no problems found[/]")
+        return
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
+    counts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    counts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
+    out.print(f"[{'red' if errors else 'yellow'}]{', '.join(counts)}[/]")
