@@ -77,6 +77,18 @@ def _report(json_output: bool, text: str, **data: Any) -> None:
 # -- start-new ---------------------------------------------------------------------------------------
 
 
+def python_client_input(text: str | None) -> str | None:
+    """An orchestration input stored the way the Python SDK's ``start_new`` stores it: JSON text in a JSON string.
+
+    The orchestrator's ``get_input()`` then returns the value for every JSON type, as for an instance started
+    by the app's own HTTP starter; stored bare (as a raw HTTP start does) a number, list or bool would make
+    ``get_input()`` raise (host-protocol §8).
+    """
+    from dfx.emulator.durable.encoding import compact_json
+
+    return None if text is None else compact_json(text)
+
+
 async def _start(settings: Settings, name: str, instance_id: str | None, input_text: str | None,
                  version: str | None) -> tuple[str, str, bool]:  # fmt: skip
     """Start ``name``; returns the id, the hub's name and whether a host holds a live lease on the hub."""
@@ -90,9 +102,7 @@ async def _start(settings: Settings, name: str, instance_id: str | None, input_t
             if exc.exception_type and exc.exception_type.endswith("OrchestrationAlreadyExistsException"):
                 exc.hint = f"Pick another --id, or stop it first: dfx durable terminate {instance_id}"
             raise
-        now = utcnow()
-        served = any(p.current_owner and p.expires_at and p.expires_at > now
-                     for p in await client.hub.partitions.read_all())  # fmt: skip
+        served = bool(taskhub.live_owners(await client.hub.partitions.read_all(), utcnow()))
         return started, client.hub.name, served
 
 
@@ -102,7 +112,8 @@ def start_new(
     instance_id: InstanceIdArgument = None,
     id_option: IdOption = None,
     input_value: Annotated[
-        str | None, typer.Option("--input", help="Input as JSON, or @file.json (default: no input).")
+        str | None,
+        typer.Option("--input", help="Input as JSON, or @file.json; get_input() returns it (default: none)."),
     ] = None,
     version: Annotated[str | None, typer.Option("--version", help="The orchestration version.")] = None,
     task_hub: TaskHubOption = None,
@@ -121,7 +132,7 @@ def start_new(
     chosen = pick_instance_id(instance_id, id_option) if instance_id or id_option else None
     if chosen is not None:
         validate_instance_id(chosen)  # before anything is created
-    input_text = json_argument(input_value, "--input")
+    input_text = python_client_input(json_argument(input_value, "--input"))
     settings = settings_for(app_dir, task_hub, connection)
     started, hub_name, served = run(_start(settings, function_name, chosen, input_text, version))
     _report(json_output, f"Started '{function_name}' with instance id '{started}' in task hub {hub_name}.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,16 @@ COUNT_CAP = 10_000
 
 def _utc(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else ""
+
+
+def lease_expired(lease: PartitionLease, now: datetime) -> bool:
+    """Whether a partition's lease has run out (or was never taken): no host is reading that control queue."""
+    return lease.expires_at is None or lease.expires_at <= now
+
+
+def live_owners(leases: Iterable[PartitionLease], now: datetime) -> list[str]:
+    """The hosts that hold an unexpired lease on some partition, that is, the hosts serving the hub now."""
+    return sorted({p.current_owner for p in leases if p.current_owner and not lease_expired(p, now)})
 
 
 @app.command("list")
@@ -104,7 +115,7 @@ class HubInfo:
                     "ownedSince": p.owned_since,
                     "lastRenewal": p.last_renewal,
                     "expiresAt": p.expires_at,
-                    "expired": p.expires_at is None or p.expires_at <= now,
+                    "expired": lease_expired(p, now),
                     "nextOwner": p.next_owner,
                     "isDraining": p.is_draining,
                 }
@@ -187,7 +198,7 @@ def info(
     for p in hub.partitions:
         if p.current_owner is None:
             expiry = "[yellow]no owner[/]"
-        elif p.expires_at is None or p.expires_at <= now:
+        elif lease_expired(p, now):
             expiry = f"[red]{_utc(p.expires_at)} (expired)[/]"
         else:
             expiry = f"[green]{_utc(p.expires_at)}[/]"
@@ -213,13 +224,7 @@ async def _describe_for_delete(settings: Settings) -> tuple[str, list[str]]:
     from dfx.emulator.durable.history import utcnow
 
     async with open_hub(settings) as hub:
-        now = utcnow()
-        owners = {
-            p.current_owner
-            for p in await hub.partitions.read_all()
-            if p.current_owner and p.expires_at is not None and p.expires_at > now
-        }
-        return hub.name, sorted(owners)
+        return hub.name, live_owners(await hub.partitions.read_all(), utcnow())
 
 
 async def _delete(settings: Settings) -> None:
