@@ -217,7 +217,7 @@ class _Composer:
             path, module = blueprint_path(self.request.blueprint)
             if not self.ws.exists(path):
                 self._check_module_name(module.split(".")[0], "--blueprint")
-                self.ws.write(path, tpl.blueprint_module(module.rsplit(".", 1)[-1]))
+                self.ws.write(path, tpl.blueprint_module())
             container = self.ws.script(path).blueprint()
             self._add(path, container, name)
             if not self.ws.script(APP_SCRIPT).registers(module, container.variable):
@@ -413,7 +413,7 @@ class _Composer:
                 hint=f"Pick another --name, or add functions to it with: dfx new -t http -n NAME --blueprint {path}",
             )
         self.ws.local_modules.add(name)
-        self.ws.write(path, tpl.blueprint_module(name))
+        self.ws.write(path, tpl.blueprint_module())
         container = self.ws.script(path).blueprint()
         self._add(path, container, name)
         self._register(name, container.variable)

@@ -218,7 +218,7 @@ def $name(msg: $func.QueueMessage) -> None:
     $logging.info("$name got message %s: %s", msg.id, body)
 '''
 
-BLUEPRINT_MODULE = '''"""The $name blueprint: functions that function_app.py registers on its app."""
+BLUEPRINT_MODULE = '''"""A blueprint: function_app.py registers its functions on the app."""
 
 import azure.durable_functions as df
 
@@ -284,9 +284,9 @@ def render_queue(names: Names, name: str, queue_name: str, connection: str) -> s
     return call(f"@{names.container}.queue_trigger", arguments) + names.substitute(_QUEUE, name=name)
 
 
-def blueprint_module(name: str) -> str:
+def blueprint_module() -> str:
     """The start of a new blueprint module: its docstring, import and ``bp`` object."""
-    return Text(BLUEPRINT_MODULE).substitute(name=name)
+    return BLUEPRINT_MODULE
 
 
 def app_module(title: str) -> str:
