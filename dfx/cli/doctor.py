@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 
 from dfx.cli.console import (
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from dfx.emulator.durable.diagnosis import Finding, Snapshot
 
 MARKS = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
-INDENT = " " * 11
 
 
 def doctor(
@@ -70,24 +69,30 @@ def doctor(
 
 
 def _render(snapshot: Snapshot, findings: list[Finding]) -> None:
+    """The findings as a list: a coloured mark and severity, then the title, the evidence and the fix."""
     from dfx.emulator.durable.diagnosis import Severity, is_clean
 
     where = f" · {snapshot.storage.description}" if snapshot.storage else ""
     about = f" · instance {snapshot.instance_id}" if snapshot.instance_id else ""
-    out.print(f"[bold]dfx doctor[/] · task hub {escape(snapshot.hub_name)}{escape(about)}[dim]{escape(where)}[/]")
+    out.print(Text.assemble(("dfx doctor", "bold"), f" · task hub {snapshot.hub_name}{about}", (where, "dim")))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
     for finding in findings:
         mark, style = MARKS[finding.severity.value]
-        line = Text.assemble((f"{mark} {finding.severity.value:<8} ", style), (finding.title, "bold"))
-        out.print(line, soft_wrap=True)
+        body = Text(finding.title, style="bold")
         if finding.detail:
-            out.print(Text(INDENT + finding.detail), soft_wrap=True)
+            body.append("\n" + finding.detail)
         if finding.fix:
-            out.print(Text.assemble(INDENT, ("fix: ", "green"), finding.fix), soft_wrap=True)
+            body.append("\nfix: ", style="green")
+            body.append(finding.fix)
+        grid.add_row(Text(f"{mark} {finding.severity.value:<7}", style=style), body)
+    out.print(grid)
     if is_clean(findings):
-        out.print("[green]no problems found[/]")
+        out.print(Text("no problems found", style="green"))
         return
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
     counts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
     counts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
-    out.print(f"[{'red' if errors else 'yellow'}]{', '.join(counts)}[/]")
+    out.print(Text(", ".join(counts), style="red" if errors else "yellow"))

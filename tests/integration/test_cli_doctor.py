@@ -115,7 +115,7 @@ def test_a_pending_instance_without_partition_owner_needs_dfx_start(account, hub
     pending = by_code(report, "pending-no-owner")
     assert pending["severity"] == "error" and "no host is processing its partition" in pending["title"]
     assert "dfx start" in pending["fix"]
-    assert by_code(report, "partition-unowned")["severity"] == "error"
+    assert by_code(report, "no-host")["severity"] == "error"
     table = runner.invoke(app, ["doctor", "--id", "stuck-1", *conn], catch_exceptions=False)
     assert table.exit_code == 1 and "fix: start the app with `dfx start`" in table.output
 

@@ -122,6 +122,12 @@ def test_azurite_on_custom_ports_gets_the_port_flags():
     assert "--blob-port 20000 --queue-port 20001 --table-port 20002" in finding.fix
 
 
+def test_ports_that_accept_connections_but_do_not_answer_are_not_called_stopped():
+    silent = dataclasses.replace(probe(False), listening=dict.fromkeys(("blob", "queue", "table"), True))
+    finding = only(diagnose(Snapshot(now=NOW, hub_name=HUB, storage=silent)), "storage-unavailable")
+    assert "accepts connections but does not answer" in finding.title and "dfx azurite status" in finding.fix
+
+
 def test_a_real_account_that_does_not_answer_names_the_endpoints_tried():
     finding = only(diagnose(Snapshot(now=NOW, hub_name=HUB, storage=probe(False, local=False, ports=(443,) * 3))),
                    "storage-unavailable")  # fmt: skip
@@ -178,19 +184,40 @@ def test_an_idle_hub_without_host_is_clean():
     assert codes(findings) == ["no-host"] and is_clean(findings) and not has_errors(findings)
 
 
-def test_messages_on_a_partition_without_owner_need_dfx_start():
-    findings = diagnose(hub(queues={Q: (1, [message(Q, age=120)])}))
-    finding = only(findings, "partition-unowned")
-    assert finding.severity is Severity.ERROR and finding.title == f"no host is processing partition {Q}"
-    assert "1 message wait" in finding.detail and "2 min ago" in finding.detail
-    assert "`dfx start`" in finding.fix
+def test_messages_on_a_hub_without_any_host_are_one_error_that_needs_dfx_start():
+    findings = diagnose(hub(queues={Q: (1, [message(Q, age=120)]), WORK: (2, [message(WORK, "TaskScheduled")])}))
+    finding = only(findings, "no-host")
+    assert (
+        finding.severity is Severity.ERROR and finding.title == f"no host is running task hub {HUB!r}; 3 messages wait"
+    )
+    assert f"{Q} (1), {WORK} (2)" in finding.detail and "(ExecutionStarted) since" in finding.detail
+    assert "2 min ago" in finding.detail and "`dfx start`" in finding.fix
+    assert "partition-unowned" not in codes(findings) and "activities-no-host" not in codes(findings)
+
+
+def test_only_invisible_messages_on_a_hub_without_host_are_a_warning():
+    finding = only(diagnose(hub(queues={Q: (2, [])})), "no-host")
+    assert finding.severity is Severity.WARNING and "2 invisible messages will need one" in finding.title
 
 
 def test_an_expired_lease_says_the_owner_is_gone_and_names_another_machine():
     partitions = tuple(lease(q, "buildbox:7071", expires_in=-300) for q in CONTROL)
-    finding = only(diagnose(hub(partitions=partitions, queues={Q: (2, [message(Q)])})), "partition-unowned")
+    finding = only(diagnose(hub(partitions=partitions, queues={Q: (2, [message(Q)])})), "no-host")
     assert "'buildbox:7071'" in finding.detail and "another machine, buildbox" in finding.detail
     assert "expired at" in finding.detail
+
+
+def test_a_partition_nobody_owns_while_others_are_owned_is_named():
+    partitions = (lease(CONTROL[0]), *(lease(q, f"{ME}:7071") for q in CONTROL[1:]))
+    findings = diagnose(hub(partitions=partitions, queues={CONTROL[0]: (1, [message(CONTROL[0], instance="x")])}))
+    finding = only(findings, "partition-unowned")
+    assert finding.severity is Severity.ERROR and finding.title == f"no host is processing partition {CONTROL[0]}"
+    assert "1 message waits" in finding.detail and "No worker owns" in finding.detail
+
+
+def test_an_empty_unowned_partition_next_to_owned_ones_is_information():
+    partitions = (lease(CONTROL[0]), *(lease(q, f"{ME}:7071") for q in CONTROL[1:]))
+    assert only(diagnose(hub(partitions=partitions)), "partition-unowned").severity is Severity.INFO
 
 
 def test_a_valid_lease_of_a_local_dfx_that_does_not_answer_says_the_port_and_the_expiry():
@@ -232,8 +259,9 @@ def test_an_old_message_a_live_owner_does_not_take_is_a_warning():
     assert finding.severity is Severity.WARNING and "10 min" in finding.title
 
 
-def test_old_work_items_without_any_host_are_an_error():
-    findings = diagnose(hub(queues={WORK: (1, [message(WORK, "TaskScheduled", age=90)])}))
+def test_work_items_without_a_live_host_next_to_a_silent_owner_are_an_error():
+    partitions = tuple(lease(q, f"{ME}:7072", answers=False) for q in CONTROL)
+    findings = diagnose(hub(partitions=partitions, queues={WORK: (1, [message(WORK, "TaskScheduled")])}))
     assert only(findings, "activities-no-host").severity is Severity.ERROR
 
 
@@ -276,7 +304,7 @@ def test_pending_with_an_invisible_message_and_no_owner_is_a_warning():
 def test_a_scheduled_start_explains_a_pending_instance():
     view = instance("Pending", scheduled_start=NOW + timedelta(minutes=3))
     findings = diagnose(hub(instance_id=ID, instance=view, queues={Q: (1, [])}))
-    assert codes(findings) == ["partition-unowned", "scheduled-start", "invisible-messages"]
+    assert codes(findings) == ["no-host", "scheduled-start", "invisible-messages"]
     assert "(in 3 min)" in findings[1].title and findings[0].severity is Severity.WARNING
 
 
@@ -285,7 +313,7 @@ def test_running_with_an_open_activity_whose_work_item_waits_without_host():
     item = message(WORK, "TaskScheduled", name="say_hello", event_id=0, dequeues=2)
     findings = diagnose(hub(instance_id=ID, instance=instance(history=history), queues={WORK: (1, [item])}))
     finding = only(findings, "activity-no-host")
-    assert "'say_hello' (task 0)" in finding.title and "dequeued 2 times" in finding.detail
+    assert "'say_hello' (task 0)" in finding.title and "taken 2 times" in finding.detail
 
 
 def test_running_with_an_open_activity_being_run_by_a_live_host():

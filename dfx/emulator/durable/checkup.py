@@ -111,17 +111,22 @@ async def probe_storage(account: StorageAccount) -> StorageProbe:
     from dfx.emulator.azurite import endpoints_answer
 
     answering = await asyncio.to_thread(endpoints_answer, account, PROBE_TIMEOUT)
+    silent = [s for s in SERVICES if not answering[s]]
+    parts = [urlsplit(account.endpoint(s)) for s in silent]
+    listening = await asyncio.gather(*(_listens(p.hostname or "", p.port or 443) for p in parts))
     return StorageProbe(
         description=account.describe(),
         is_local=account.is_local,
         endpoints={s: _address(account.endpoint(s)) for s in SERVICES},
         answering=answering,
+        listening={**dict.fromkeys(SERVICES, True), **dict(zip(silent, listening, strict=True))},
     )
 
 
-async def _port_answers(port: int) -> bool:
+async def _listens(host: str, port: int, timeout: float = OWNER_PROBE_TIMEOUT) -> bool:
+    """Something accepts TCP connections on ``host:port``."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), OWNER_PROBE_TIMEOUT)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError):
         return False
     writer.close()
@@ -130,21 +135,23 @@ async def _port_answers(port: int) -> bool:
     return True
 
 
+def _local_port(owner: str | None, machine: str) -> int | None:
+    """The port of a worker id that names this machine (a dfx host here), else None."""
+    if not owner:
+        return None
+    host, port = worker_address(owner)
+    return port if host == machine else None
+
+
 async def _partition_views(leases: list[PartitionLease], machine: str) -> tuple[PartitionView, ...]:
     """The lease rows, with a port probe for each owner that is a dfx on this machine."""
-    ports = {
-        port
-        for lease in leases
-        if lease.current_owner and (address := worker_address(lease.current_owner))[0] == machine
-        and (port := address[1]) is not None
-    }  # fmt: skip
-    answers = dict(zip(ports, await asyncio.gather(*(_port_answers(p) for p in ports)), strict=True))
+    ports = sorted({p for lease in leases if (p := _local_port(lease.current_owner, machine)) is not None})
+    answers = dict(zip(ports, await asyncio.gather(*(_listens("127.0.0.1", p) for p in ports)), strict=True))
 
     def view(lease: PartitionLease) -> PartitionView:
-        address = worker_address(lease.current_owner) if lease.current_owner else ("", None)
-        probed = answers.get(address[1]) if address[0] == machine and address[1] is not None else None
+        port = _local_port(lease.current_owner, machine)
         expires = to_utc(lease.expires_at) if lease.expires_at else None
-        return PartitionView(lease.queue_name, lease.current_owner, expires, probed)
+        return PartitionView(lease.queue_name, lease.current_owner, expires, answers.get(port) if port else None)
 
     return tuple(view(lease) for lease in leases)
 

@@ -105,6 +105,8 @@ class StorageProbe:
     endpoints: Mapping[str, str]
     """service (blob, queue, table) -> ``host:port``."""
     answering: Mapping[str, bool]
+    listening: Mapping[str, bool] = field(default_factory=dict)
+    """service -> its port accepts connections (a silent endpoint that listens is busy, or not storage)."""
     error: str | None = None
 
     @property
@@ -266,6 +268,8 @@ def worker_address(owner: str) -> tuple[str, int | None]:
 def span(delta: timedelta) -> str:
     """A rough human duration: ``45 s``, ``3 min``, ``2 h 5 min``, ``3 d``."""
     seconds = abs(delta.total_seconds())
+    if seconds < 1:
+        return "<1 s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     minutes = seconds / 60
@@ -346,6 +350,11 @@ def storage_rules(snapshot: Snapshot) -> list[Finding]:
         return []
     silent = [s for s, ok in probe.answering.items() if not ok]
     tried = ", ".join(f"{s} {probe.endpoints[s]}" for s in silent)
+    if all(probe.listening.get(s) for s in silent):
+        title = f"storage at {', '.join(probe.endpoints[s] for s in silent)} accepts connections but does not answer"
+        detail = "A busy Azurite answers slowly; another program on these ports does not answer storage requests."
+        fix = "`dfx azurite status` tells whether it is Azurite; run `dfx doctor` again in a moment"
+        return [_error("storage-unavailable", title, detail, fix)]
     if not probe.is_local:
         fix = "check the connection string (AzureWebJobsStorage in local.settings.json, or --connection) and network"
         return [_error("storage-unavailable", f"storage account {probe.description} does not answer",
@@ -421,26 +430,52 @@ def _lease_story(snapshot: Snapshot, queue_name: str) -> str:
     return f"Worker {owner!r}{_elsewhere(owner, snapshot)} holds the lease."
 
 
+def _oldest_since(queues: Iterable[QueueView], now: datetime) -> str:
+    dated = [m for q in queues if (m := q.oldest()) is not None and m.inserted_on is not None]
+    oldest = min(dated, key=lambda m: m.inserted_on or now, default=None)
+    if oldest is None or oldest.inserted_on is None:
+        return ""
+    return f"; the oldest visible one ({_label(oldest)}) since {moment(oldest.inserted_on, now)}"
+
+
 def _waiting(queue: QueueView, now: datetime) -> str:
-    text = f"{_plural(queue.count, 'message')} wait on {queue.name}"
-    oldest = queue.oldest()
-    if oldest is not None and oldest.inserted_on is not None:
-        text += f"; the oldest visible one ({_label(oldest)}) since {moment(oldest.inserted_on, now)}"
-    return text + "."
+    verb = "waits" if queue.count == 1 else "wait"
+    return f"{_plural(queue.count, 'message')} {verb} on {queue.name}{_oldest_since([queue], now)}."
+
+
+def _hostless(snapshot: Snapshot) -> bool:
+    """No worker holds any partition: nothing of the hub runs anywhere."""
+    return all(ownership(p, snapshot.now) in (Ownership.FREE, Ownership.EXPIRED) for p in snapshot.partitions)
+
+
+def _no_host(snapshot: Snapshot) -> Finding:
+    """The one finding of a hub that no host runs: information when nothing waits, else what waits."""
+    title = f"no host is running task hub {snapshot.hub_name!r}"
+    gone = next((p for p in snapshot.partitions if p.owner), None)
+    story = f" {_lease_story(snapshot, gone.queue_name)}" if gone else ""
+    waiting = [q for q in snapshot.queues if q.count]
+    if not waiting:
+        return _info("no-host", title, f"No worker owns its partitions, and no messages wait.{story}",
+                     f"{_start_fix(snapshot)} when there is work to do")  # fmt: skip
+    total = sum(q.count for q in waiting)
+    where = ", ".join(f"{q.name} ({q.count})" for q in waiting)
+    if not any(q.visible for q in waiting):
+        detail = f"Only invisible messages (timers, delayed or taken ones) wait: {where}.{story}"
+        return _warning("no-host", f"{title}; {_plural(total, 'invisible message')} will need one", detail,
+                        _start_fix(snapshot))  # fmt: skip
+    detail = f"Messages wait on {where}{_oldest_since(waiting, snapshot.now)}.{story}"
+    verb = "waits" if total == 1 else "wait"
+    return _error("no-host", f"{title}; {_plural(total, 'message')} {verb}", detail, _start_fix(snapshot))
 
 
 def partition_rules(snapshot: Snapshot) -> list[Finding]:
     if snapshot.hub_exists is not True or not snapshot.partitions:
         return []
+    if _hostless(snapshot):
+        return [_no_host(snapshot)]
     now = snapshot.now
     states = {p.queue_name: ownership(p, now) for p in snapshot.partitions}
     any_live = Ownership.LIVE in states.values()
-    if not any_live and Ownership.SILENT not in states.values() and not any(q.count for q in snapshot.queues):
-        gone = next((p for p in snapshot.partitions if p.owner), None)
-        detail = "No worker owns its partitions, and no messages wait."
-        detail += f" {_lease_story(snapshot, gone.queue_name)}" if gone else ""
-        return [_info("no-host", f"no host is running task hub {snapshot.hub_name!r}", detail,
-                      f"{_start_fix(snapshot)} when there is work to do")]  # fmt: skip
 
     findings: list[Finding] = []
     silent: dict[str, list[PartitionView]] = {}
@@ -536,13 +571,15 @@ def queue_rules(snapshot: Snapshot) -> list[Finding]:
             findings.append(_info("invisible-messages", f"{_plural(queue.invisible, 'message')} on {queue.name} "
                                   "are invisible", detail))  # fmt: skip
 
+        if queue.name == snapshot.work_item_queue and queue.visible and not snapshot.any_live_host:
+            if not _hostless(snapshot):  # else the no-host finding says it
+                title = f"{_plural(queue.count, 'activity work item')} wait on {queue.name}, but no host is running"
+                findings.append(_error("activities-no-host", title, _waiting(queue, now), _start_fix(snapshot)))
+            continue
         oldest = queue.oldest()
         if oldest is None or oldest.inserted_on is None or now - oldest.inserted_on < STALE_AFTER:
             continue
-        if queue.name == snapshot.work_item_queue and not snapshot.any_live_host:
-            title = f"{_plural(queue.count, 'activity work item')} wait on {queue.name}, but no host is running"
-            findings.append(_error("activities-no-host", title, _waiting(queue, now), _start_fix(snapshot)))
-        elif snapshot.is_live(queue.name):
+        if snapshot.is_live(queue.name):
             partition = snapshot.partition(queue.name)
             holder = f" though worker {partition.owner!r} owns the queue" if partition and partition.owner else ""
             title = f"a message on {queue.name} has waited {span(now - oldest.inserted_on)}{holder}"
@@ -766,7 +803,8 @@ def _open_activity(
     host = snapshot.any_live_host
     if item is not None:
         put = f", put {moment(item.inserted_on, snapshot.now)}" if item.inserted_on else ""
-        detail = f"Its work item is on {item.queue_name} (dequeued {item.dequeue_count} times{put})."
+        taken = {0: "never taken", 1: "taken once"}.get(item.dequeue_count, f"taken {item.dequeue_count} times")
+        detail = f"Its work item is on {item.queue_name} ({taken}{put})."
         if host:
             return _info("activity-queued", f"instance {ident!r} is waiting for {label}", detail)
         return _error("activity-no-host", f"{label} of {ident!r} waits, but no host is running", detail,
@@ -888,7 +926,7 @@ def app_rules(snapshot: Snapshot) -> list[Finding]:
         title = f"{kind} {name!r} is not registered by {script} (registered: {', '.join(registered) or 'none'})"
         close = difflib.get_close_matches(name.lower(), list(lowered), 1, 0.6)
         if close:
-            fix = f"did you mean {lowered[close[0]]!r}? Call it by that name, or register a {kind} named {name!r}"
+            fix = f"did you mean {lowered[close[0]]!r}? Call it by that name, or register an {kind} named {name!r}"
         else:
             fix = f"register it, e.g. `dfx new --template {kind} --name {name}`"
         findings.append(_error("name-not-registered", title, f"Used by {where}.", fix))
