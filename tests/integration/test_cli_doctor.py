@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from dfx.cli.main import app
 from dfx.emulator.durable import checkup
 from dfx.emulator.durable.client import DurableClient
+from dfx.emulator.durable.entities import EntityId
 from dfx.emulator.durable.history import (
     ExecutionStartedEvent,
     OrchestrationInstance,
@@ -235,3 +236,10 @@ def test_a_lease_held_by_a_local_host_that_does_not_answer_names_its_port(accoun
 def test_help_names_the_exit_status_and_an_example():
     result = runner.invoke(app, ["doctor", "--help"])
     assert result.exit_code == 0 and "Example: dfx doctor" in result.output and "Exit status" in result.output
+
+
+def test_a_signalled_entity_that_never_ran_has_not_started(account, hub_name, conn):
+    on_hub(account, hub_name, lambda hub: DurableClient(hub).signal_entity(EntityId("counter", "k1"), "add", "1"))
+    code, report = doctor("@counter@k1", *conn)
+    finding = by_code(report, "not-started")
+    assert code == 1 and "EventRaised 'op'" in finding["detail"] and "dfx start" in finding["fix"]

@@ -278,6 +278,14 @@ def test_an_unknown_id_is_an_error_listing_similar_ids():
     assert "order-42, order-43" in finding.detail and "dfx doctor order-42" in finding.fix
 
 
+def test_an_entity_without_a_row_but_with_waiting_operations_has_not_run_yet():
+    signal = message(Q, "EventRaised", instance="@counter@k1", name="op")
+    finding = only(diagnose(hub(instance_id="@counter@k1", instance_queue=Q, queues={Q: (1, [signal])})),
+                   "not-started")  # fmt: skip
+    assert finding.severity is Severity.ERROR and finding.title.startswith("entity '@counter@k1' has not run yet")
+    assert "EventRaised 'op'" in finding.detail and "`dfx start`" in finding.fix
+
+
 def test_pending_with_its_start_message_and_no_owner_needs_dfx_start():
     snapshot = hub(instance_id=ID, instance=instance("Pending"), queues={Q: (1, [message(Q)])})
     finding = only(diagnose(snapshot), "pending-no-owner")

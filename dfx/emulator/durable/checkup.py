@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import HttpResponseError
+
 from dfx.emulator.config import Settings, load_settings
 from dfx.emulator.durable.diagnosis import (
     PEEK_LIMIT,
@@ -242,6 +244,7 @@ async def _read_hub(account: StorageAccount, hub_name: str, configured: int, ins
             "queues": tuple(queues),
             "work_item_queue": hub.names.work_item_queue,
             "instance": instance,
+            "instance_queue": hub.names.control_queue_for(instance_id) if instance_id is not None else "",
             "similar_ids": similar,
         }
 
@@ -352,9 +355,9 @@ async def gather_snapshot(request: DoctorRequest, now: datetime | None = None) -
                 base.update(
                     await _read_hub(account, hub_name, settings.partition_count, request.instance_id, base["machine"])
                 )
-    except StorageError as exc:
+    except (StorageError, HttpResponseError) as exc:  # an answer the typed layer does not expect: still a finding
         base["storage"] = StorageProbe(probe.description, probe.is_local, probe.endpoints, probe.answering,
-                                       error=exc.message)  # fmt: skip
+                                       error=getattr(exc, "message", None) or str(exc))  # fmt: skip
     if app_task is not None:
         base["app"] = await app_task
     return Snapshot(**base)

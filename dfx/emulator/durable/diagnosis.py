@@ -212,6 +212,8 @@ class Snapshot:
     queues: tuple[QueueView, ...] = ()
     work_item_queue: str = ""
     instance_id: str | None = None
+    instance_queue: str = ""
+    """The control queue of ``instance_id``."""
     instance: InstanceView | None = None
     similar_ids: tuple[str, ...] = ()
     app: AppView | None = None
@@ -638,7 +640,7 @@ def instance_rules(snapshot: Snapshot) -> list[Finding]:
         return []
     instance = snapshot.instance
     if instance is None:
-        return [_not_found(snapshot, snapshot.instance_id)]
+        return [_unknown(snapshot, snapshot.instance_id)]
     if instance.instance_id.startswith(ENTITY_PREFIX):
         return _running(snapshot, instance, entity=True)
     if instance.status == "Pending":
@@ -646,6 +648,21 @@ def instance_rules(snapshot: Snapshot) -> list[Finding]:
     if instance.status in ("Running", "ContinuedAsNew"):
         return _running(snapshot, instance, entity=False)
     return _settled(snapshot, instance)
+
+
+def _unknown(snapshot: Snapshot, instance_id: str) -> Finding:
+    """An id without an Instances row: not started yet if messages for it wait, else not found."""
+    queue_name = snapshot.instance_queue
+    waiting = _messages_for(snapshot.queue(queue_name), instance_id)
+    if not waiting:
+        return _not_found(snapshot, instance_id)
+    labels = ", ".join(sorted({_label(m) for m in waiting}))
+    kind = "entity" if instance_id.startswith(ENTITY_PREFIX) else "instance"
+    title = f"{kind} {instance_id!r} has not run yet: {_plural(len(waiting), 'message')} for it wait on {queue_name}"
+    detail = f"Waiting: {labels}; it has no Instances row until a host runs it."
+    if snapshot.is_live(queue_name):
+        return _info("not-started", title, detail)
+    return _error("not-started", title, f"{detail} {_lease_story(snapshot, queue_name)}", _start_fix(snapshot))
 
 
 def _not_found(snapshot: Snapshot, instance_id: str) -> Finding:
