@@ -190,12 +190,11 @@ def $name($argument: str) -> str:
 
 _ENTITY = '''
 def $name(context: $df.DurableEntityContext):
-    """A counter with the operations add (the input, else 1), reset and get."""
+    """A counter: "add" adds the operation's input, "reset" sets 0, "get" returns it."""
     value = context.get_state(lambda: 0)
     operation = context.operation_name
     if operation == "add":
-        amount = context.get_input()
-        value += 1 if amount is None else amount
+        value += context.get_input()
     elif operation == "reset":
         value = 0
     elif operation == "get":

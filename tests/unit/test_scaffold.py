@@ -84,7 +84,7 @@ def index_app(tmp_path: Path) -> Iterator[object]:
 
 def test_init_app_indexes_an_http_starter_an_orchestrator_and_an_activity(index_app):
     files = app_files("demo")
-    assert list(files)[0] == APP_SCRIPT
+    assert next(iter(files)) == APP_SCRIPT
     assert index_app(files) == INIT_FUNCTIONS
     text = files[APP_SCRIPT]
     assert "app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)" in text
@@ -137,9 +137,10 @@ def test_durable_templates_on_a_plain_function_app_import_the_durable_sdk_and_li
     plan = compose(NewFunction("entity", "counter"), files)
     text = plan.text(APP_SCRIPT) or ""
     assert "import azure.durable_functions as df\nimport azure.functions as func\n" in text
-    assert "@app.entity_trigger(context_name=\"context\")" in text
+    assert '@app.entity_trigger(context_name="context")' in text
     assert plan.text("requirements.txt") == "azure-functions\nazure-functions-durable\n"
-    assert json.loads(plan.text("host.json") or "")["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
+    bundle = json.loads(plan.text("host.json") or "")["extensionBundle"]
+    assert bundle["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
     assert any("azure-functions-durable" in note for note in plan.notes)
 
 
@@ -234,7 +235,7 @@ def test_a_script_that_does_not_parse_is_named_with_its_line():
 
 
 def test_a_missing_script_or_app_object_is_refused_with_a_hint():
-    with pytest.raises(ScaffoldError, match="function_app.py not found") as info:
+    with pytest.raises(ScaffoldError, match=r"function_app\.py not found") as info:
         compose(NewFunction("http", "greet"), {})
     assert "dfx init" in (info.value.hint or "")
     with pytest.raises(ScaffoldError, match="defines no function app object"):
@@ -257,7 +258,7 @@ def test_a_route_the_app_serves_is_refused_and_another_route_is_taken():
 def test_a_starter_route_needs_the_function_name_parameter_and_must_parse():
     with pytest.raises(ScaffoldError, match=r"no \{functionName\} parameter"):
         compose(NewFunction("durable-starter", "s", route="start/{name}"), app_files("demo"))
-    with pytest.raises(ScaffoldError, match="Route 'a/{b' is invalid"):
+    with pytest.raises(ScaffoldError, match=r"Route 'a/\{b' is invalid"):
         compose(NewFunction("http", "s", route="a/{b"), app_files("demo"))
 
 
@@ -275,7 +276,7 @@ def test_the_orchestrator_calls_an_existing_activity_or_adds_the_one_it_calls():
     plan = compose(NewFunction("orchestrator", "ship_all", activity="ship"), files)
     assert plan.functions == ("ship_all", "ship")
     assert '@app.activity_trigger(input_name="city")\ndef ship(city: str) -> str:' in (plan.text(APP_SCRIPT) or "")
-    with pytest.raises(ScaffoldError, match="'http_start' .* is not an activity function"):
+    with pytest.raises(ScaffoldError, match=r"'http_start' .* is not an activity function"):
         compose(NewFunction("orchestrator", "bad", activity="http_start"), files)
 
 
@@ -334,7 +335,7 @@ def test_blueprint_names_that_would_shadow_a_module_or_file_are_refused():
     with pytest.raises(ScaffoldError, match="would shadow the 'json' module"):
         compose(NewFunction("blueprint", "json"), app_files("demo"))
     files = {**app_files("demo"), "orders.py": "# someone's module\n"}
-    with pytest.raises(ScaffoldError, match="orders.py already exists"):
+    with pytest.raises(ScaffoldError, match=r"orders\.py already exists"):
         compose(NewFunction("blueprint", "orders"), files)
 
 
@@ -359,7 +360,7 @@ def test_blueprint_files_must_be_importable_modules_of_the_app(value):
 
 def test_a_module_with_no_single_blueprint_is_refused_as_a_target():
     files = {**app_files("demo"), "helpers.py": "def helper():\n    return 1\n"}
-    with pytest.raises(ScaffoldError, match="helpers.py defines no blueprint"):
+    with pytest.raises(ScaffoldError, match=r"helpers\.py defines no blueprint"):
         compose(NewFunction("http", "greet", blueprint="helpers.py"), files)
 
 

@@ -1,0 +1,244 @@
+"""dfx init's app under dfx start on the suite's Azurite: the hello flow, its history, templates added by dfx new."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dfx.cli.main import app, main
+from dfx.emulator.storage import StorageAccount, TaskHub
+from tests.e2e.conftest import HostLauncher, RunningHost, call
+
+pytestmark = pytest.mark.azurite
+runner = CliRunner()
+CITIES = ["Hello Tokyo", "Hello Seattle", "Hello London"]
+INIT_FILES = ("function_app.py", "host.json", "local.settings.json", "requirements.txt", ".gitignore", ".funcignore")
+# What dfx new adds to the second app, with the function names dfx start must then list.
+NEW_FUNCTIONS = [
+    (["-t", "http", "-n", "greet"], "greet: [GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS,TRACE,CONNECT]"),
+    (["-t", "Timer trigger", "-n", "tick"], "tick: timerTrigger"),
+    (["-t", "queue", "-n", "on_job", "--queue-name", "jobs"], "on_job: queueTrigger"),
+    (["-t", "entity", "-n", "counter"], "counter: entityTrigger"),
+    (["-t", "blueprint", "-n", "orders", "--auth-level", "anonymous"], "orders: ["),
+    (["-t", "activity", "-n", "pack", "--blueprint", "orders.py"], "pack: activityTrigger"),
+    (["-t", "durable-starter", "-n", "start_job", "--route", "jobs/{functionName}"], "start_job: [POST]"),
+    (["-t", "Durable Functions orchestrator", "-n", "ship_all", "--activity", "ship"], "ship_all: orchestration"),
+]
+
+
+def invoke(*args: str) -> Any:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run the console script in-process (its one-line error handling included); the exit code and stderr."""
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["dfx", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return int(exit_info.value.code or 0), capsys.readouterr().err
+
+
+def one_line_error(code: int, stderr: str, fragment: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert code == 1 and lines[0].startswith("error: ") and fragment in lines[0], stderr
+    assert len(lines) <= 2 and "Traceback" not in stderr
+
+
+def eventually(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def finished(status_url: str) -> dict[str, Any]:
+    return eventually(
+        lambda: (s := call("GET", status_url).json())["runtimeStatus"] in ("Completed", "Failed", "Terminated") and s
+    )
+
+
+def start_app(hosts: HostLauncher, app_dir: Path, account: StorageAccount) -> Iterator[tuple[RunningHost, str]]:
+    """``dfx start`` on ``app_dir`` with a task hub of its own (deleted afterwards)."""
+    hub = "init" + uuid.uuid4().hex[:12]
+    host = hosts(app_dir, "--no-watch", "--task-hub", hub, copy=False)
+    host.wait_for("Task hub")
+    yield host, hub
+
+    async def delete() -> None:
+        async with TaskHub(account, hub) as taskhub:
+            await taskhub.delete()
+
+    host.stop()
+    asyncio.run(delete())
+
+
+@pytest.fixture(scope="module")
+def init_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    app_dir = tmp_path_factory.mktemp("init") / "demo"
+    return app_dir, invoke("init", str(app_dir)).output
+
+
+@pytest.fixture(scope="module")
+def hello_host(module_hosts: HostLauncher, init_output: tuple[Path, str], account: StorageAccount) -> Iterator[Any]:
+    yield from start_app(module_hosts, init_output[0], account)
+
+
+@pytest.fixture(scope="module")
+def hello_instance(hello_host: tuple[RunningHost, str], init_output: tuple[Path, str]) -> dict[str, Any]:
+    """The hello orchestration started with the URL dfx init printed, run to its end."""
+    host, _ = hello_host
+    printed = next(line for line in init_output[1].splitlines() if "curl -X POST " in line).split()[-1]
+    assert printed == "http://localhost:7071/api/orchestrators/hello_orchestrator"
+    started = call("POST", printed.replace("http://localhost:7071", host.url))
+    assert started.status == 202, started.text
+    return finished(started.json()["statusQueryGetUri"])
+
+
+@pytest.fixture(scope="module")
+def extended_host(
+    module_hosts: HostLauncher, tmp_path_factory: pytest.TempPathFactory, account: StorageAccount
+) -> Iterator[Any]:
+    app_dir = tmp_path_factory.mktemp("extended") / "shop"
+    invoke("init", str(app_dir))
+    for args, _ in NEW_FUNCTIONS:
+        invoke("new", *args, "--app-dir", str(app_dir))
+    yield from start_app(module_hosts, app_dir, account)
+
+
+def test_init_writes_the_app_and_prints_the_next_steps(init_output):
+    app_dir, output = init_output
+    for name in INIT_FILES:
+        assert (app_dir / name).is_file() and name in output
+    assert f"cd {app_dir}" in output and "dfx start" in output
+
+
+def test_init_app_serves_the_hello_orchestration_at_the_printed_url(hello_host, hello_instance):
+    host, _ = hello_host
+    assert f"http_start: [POST] http://localhost:{host.port}/api/orchestrators/{{functionName}}" in host.output
+    assert "hello_orchestrator: orchestrationTrigger" in host.output and "hello: activityTrigger" in host.output
+    assert hello_instance["runtimeStatus"] == "Completed" and hello_instance["output"] == CITIES
+
+
+def test_inspect_history_shows_the_rows_of_the_hello_instance(account, hello_host, hello_instance, init_output):
+    _, hub = hello_host
+    where = ["--task-hub", hub, "--connection", account.connection_string(), "--app-dir", str(init_output[0])]
+    rows = json.loads(invoke("inspect", "history", hello_instance["instanceId"], *where, "--json").output)
+    counts = Counter(row["EventType"] for row in rows)
+    assert counts["ExecutionStarted"] == 1 and counts["ExecutionCompleted"] == 1
+    assert counts["TaskScheduled"] == 3 and counts["TaskCompleted"] == 3
+    assert all(row["RowKey"] != "sentinel" for row in rows)
+    assert [row["Name"] for row in rows if row["EventType"] == "TaskScheduled"] == ["hello"] * 3
+    assert [json.loads(row["Result"]) for row in rows if row["EventType"] == "TaskCompleted"] == CITIES
+    completed = next(row for row in rows if row["EventType"] == "ExecutionCompleted")
+    assert json.loads(completed["Result"]) == CITIES and completed["OrchestrationStatus"] == "Completed"
+    table = invoke("inspect", "history", hello_instance["instanceId"], *where).output
+    for text in ("ExecutionStarted", "TaskScheduled", "TaskCompleted", "ExecutionCompleted", "hello_orchestrator"):
+        assert text in table
+    assert "sentinel" not in table
+
+
+def test_templates_added_with_dfx_new_are_listed_and_served(extended_host):
+    host, _ = extended_host
+    for _, listed in NEW_FUNCTIONS:
+        assert listed in host.output
+    assert "ship: activityTrigger" in host.output and "http_start: [POST]" in host.output
+    assert call("GET", f"{host.url}/api/greet?name=Ann").text == "Hello, Ann!"
+    assert call("POST", f"{host.url}/api/orders", b'{"name": "Bo"}').text == "Hello, Bo!"
+    started = call("POST", f"{host.url}/api/jobs/ship_all")
+    assert started.status == 202, started.text
+    assert finished(started.json()["statusQueryGetUri"])["output"] == CITIES
+
+
+def test_an_entity_added_with_dfx_new_counts(extended_host):
+    host, _ = extended_host
+    url = f"{host.url}/runtime/webhooks/durabletask/entities/counter/c1"
+    for body in (b'"5"', b'"2"'):  # JSON text in a JSON string, as the Python client sends it
+        assert call("POST", f"{url}?op=add", body, {"Content-Type": "application/json"}).status == 202
+    assert eventually(lambda: call("GET", url).status == 200 and call("GET", url).json() == 7)
+
+
+def test_init_refuses_to_overwrite_without_force_and_overwrites_with_it(tmp_path, monkeypatch, capsys):
+    invoke("init", str(tmp_path), "--name", "mine")
+    (tmp_path / "function_app.py").write_text("# my own code\n")
+    code, stderr = run_main(monkeypatch, capsys, "init", str(tmp_path))
+    one_line_error(code, stderr, f"{tmp_path / 'function_app.py'} already exists")
+    assert "--force" in stderr and (tmp_path / "function_app.py").read_text() == "# my own code\n"
+    invoke("init", str(tmp_path), "--force", "--worker-runtime", "python", "--model", "V2")
+    assert "app = df.DFApp(" in (tmp_path / "function_app.py").read_text()
+
+
+def test_init_json_lists_the_written_files(tmp_path):
+    written = json.loads(invoke("init", str(tmp_path / "app"), "--json").output)
+    assert [Path(p).name for p in written] == list(INIT_FILES)
+    assert all(Path(p).is_file() for p in written)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--worker-runtime", "node"), ("--model", "V1")])
+def test_init_takes_python_v2_only(tmp_path, monkeypatch, capsys, option, value):
+    code, stderr = run_main(monkeypatch, capsys, "init", str(tmp_path), option, value)
+    one_line_error(code, stderr, "dfx hosts Python v2 apps only")
+    assert not (tmp_path / "function_app.py").exists()
+
+
+def test_new_without_an_app_or_on_a_broken_one_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
+    one_line_error(code, stderr, "function_app.py not found")
+    assert "dfx init" in stderr
+    (tmp_path / "function_app.py").write_text("import azure.functions as func\n\napp = func.FunctionApp(\n")
+    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
+    one_line_error(code, stderr, "function_app.py:3: ")
+
+
+def test_new_refuses_a_taken_name_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    invoke("init", str(tmp_path))
+    before = (tmp_path / "function_app.py").read_text()
+    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "activity", "-n", "hello", "--app-dir", str(tmp_path))
+    one_line_error(code, stderr, "already has a function named 'hello'")
+    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "blob", "-n", "x", "--app-dir", str(tmp_path))
+    one_line_error(code, stderr, "There is no template 'blob'")
+    assert (tmp_path / "function_app.py").read_text() == before
+
+
+def test_new_prints_what_it_changed_and_how_to_try_it(tmp_path):
+    invoke("init", str(tmp_path))
+    output = invoke("new", "-t", "http", "-n", "greet", "--route", "greet/{name?}", "--app-dir", str(tmp_path)).output
+    assert "Added greet (HTTP trigger) to function_app.py." in output
+    assert f"updated {tmp_path / 'function_app.py'}" in output
+    assert "curl http://localhost:7071/api/greet/{name?}" in output
+    plan = json.loads(invoke("new", "-t", "blueprint", "-n", "orders", "--app-dir", str(tmp_path), "--json").output)
+    assert plan["functions"] == ["orders"] and plan["routes"] == ["orders"]
+    assert [(Path(f["path"]).name, f["created"]) for f in plan["files"]] == [
+        ("orders.py", True), ("function_app.py", False)
+    ]  # fmt: skip
+
+
+def test_templates_lists_short_and_core_tools_names():
+    output = runner.invoke(app, ["templates"], env={"COLUMNS": "200"}).output
+    for text in ("durable-starter", "Durable Functions HTTP starter", "Azure Queue Storage trigger", "Blueprint"):
+        assert text in output
+    listed = json.loads(invoke("templates", "--json").output)
+    assert [t["name"] for t in listed] == [
+        "http", "durable-starter", "orchestrator", "activity", "entity", "timer", "queue", "blueprint"
+    ]  # fmt: skip
+    assert next(t for t in listed if t["name"] == "timer")["options"] == ["--schedule"]
+
+
+@pytest.mark.parametrize("command", ["init", "new", "templates"])
+def test_scaffold_commands_have_help_with_an_example(command):
+    assert "Example: dfx " + command in invoke(command, "--help").output
