@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from bench.azurite import REPO_ROOT, running_azurite
+from bench.cli import cli_section, measure_cli
 from bench.engine import engine_section, measure_engine
 from bench.host import host_section, measure_host
 from bench.machine import this_machine
@@ -67,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with running_azurite(Path(workdir)) as account:
                 host = measure_host(account, runs=3 if args.quick else 7, requests=200 if args.quick else 2000,
                                     progress=progress)  # fmt: skip
+            with running_azurite(Path(workdir)) as account:
+                cli = measure_cli(account, runs=2 if args.quick else 5, progress=progress)
         except (DfxError, RuntimeError) as exc:
             console.print(f"[red]bench failed:[/] {exc}", highlight=False)
             hint = getattr(exc, "hint", None)
@@ -75,10 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     console.print(rich_table(results))
     raw_upsert = results[0].rate.per_second if results else 0.0
+    raw_point_read = results[1].rate.per_second if len(results) > 1 else None
     console.print(Markdown(host_section(host)))
     console.print(Markdown(engine_section(engine, raw_upsert)))
+    console.print(Markdown(cli_section(cli, raw_point_read)))
     if output is not None:
-        sections = host_section(host) + "\n" + engine_section(engine, raw_upsert)
+        sections = "\n".join([host_section(host), engine_section(engine, raw_upsert), cli_section(cli, raw_point_read)])
         write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC), sections)
         console.print(f"wrote {output}")
     console.print(f"bench took {time.perf_counter() - started:.1f} s")

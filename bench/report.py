@@ -13,7 +13,9 @@ from bench.machine import Machine
 from bench.timing import ROUNDS, Plan
 
 TITLE = "# dfx benchmarks"
-OWNED_SECTIONS = ("Machine", "How to reproduce", "Storage layer", "Host", "Host and engine", "Durable engine")
+OWNED_SECTIONS = (
+    "Machine", "How to reproduce", "Storage layer", "Host", "Host and engine", "Durable engine", "dfx inspect"
+)  # fmt: skip
 ENGINE = """## Durable engine
 
 _Not measured yet: arrives with issues 4-5 (orchestrations, activities, entities). Add those figures
@@ -114,6 +116,7 @@ def document(
         "```sh",
         "make bench                          # full run: prints the table and rewrites this file",
         ".venv/bin/python -m bench --quick   # smoke test: fewer operations, prints only",
+        ".venv/bin/python -m bench.cli       # the dfx inspect figures alone (--write: into this file)",
         "```",
         "",
         "The bench starts its own Azurite (in memory, on free ports) and stops it when done; nothing else "
@@ -147,3 +150,17 @@ def write_benchmarks(
     except FileNotFoundError:
         existing = ""
     path.write_text(document(figures, plan, machine, when, kept_sections(existing), host))
+
+
+def replace_section(path: Path, section: str) -> None:
+    """Put ``section`` (a ``## `` section) in place of the one with its title in ``path``, or at the end."""
+    title = section.split("\n", 1)[0]
+    text = path.read_text() if path.exists() else TITLE + "\n"
+    matches = list(_SECTION.finditer(text))
+    for index, match in enumerate(matches):
+        if f"## {match.group(1)}" == title:
+            end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+            tail = text[end:]
+            path.write_text(text[: match.start()] + section.rstrip() + "\n" + ("\n" + tail if tail else ""))
+            return
+    path.write_text(text.rstrip() + "\n\n" + section.rstrip() + "\n")

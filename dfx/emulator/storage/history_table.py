@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, nee
 from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.errors import CheckpointConflictError
 from dfx.emulator.storage.keys import SENTINEL_ROW_KEY, escape_partition_key, history_row_key
-from dfx.emulator.storage.rest import ServiceError, TableOperation
+from dfx.emulator.storage.rest import EntityPage, ServiceError, TableOperation
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,68 @@ class HistoryTable:
             events=[from_table_entity(row) for row in stored.rows],
             etag=stored.etag,
         )
+
+    @storage_call
+    async def read_sentinel(self, instance_id: str) -> dict[str, Any] | None:
+        """The sentinel row of an instance's history (one point read), or None when there is none."""
+        try:
+            return dict(await self._table.get_entity(escape_partition_key(instance_id), SENTINEL_ROW_KEY))
+        except ResourceNotFoundError:
+            return None
+
+    @storage_call
+    async def _rows_page(self, query: str, continuation: tuple[str, str | None] | None) -> EntityPage:
+        try:
+            return await self._rest.query_page(self.name, query, continuation=continuation)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+            return EntityPage([], None)
+
+    async def iter_row_pages(
+        self, instance_id: str, execution_id: str | None = None, *, after_row_key: str | None = None
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The rows of one execution in RowKey order, a page (<= 1,000 rows, inflated) at a time as they arrive.
+
+        For readers that show a long history while it loads, or follow a live one; the engine uses ``read``.
+        ``execution_id`` None means the execution of the first row (pass the sentinel's ``ExecutionId`` to
+        read as §3.7 does). Reading stops at the first row of another execution, as ``read_rows`` does; the
+        sentinel is never yielded, and ``after_row_key`` leaves out the rows up to and including that key.
+        The next page is fetched while the caller handles the current one.
+        """
+        key = escape_partition_key(instance_id)
+        query = f"{odata.eq('PartitionKey', key)} and RowKey lt {odata.string(SENTINEL_ROW_KEY)}"
+        if after_row_key is not None:
+            query += f" and RowKey gt {odata.string(after_row_key)}"
+        pending: asyncio.Future[EntityPage] | None = asyncio.ensure_future(self._rows_page(query, None))
+        current = execution_id
+        try:
+            while pending is not None:
+                page = await pending
+                pending = None
+                if page.continuation is not None:
+                    pending = asyncio.ensure_future(self._rows_page(query, page.continuation))
+                rows: list[dict[str, Any]] = []
+                ended = False
+                for row in page.entities:
+                    if current is None:
+                        current = row.get("ExecutionId")
+                    if row.get("ExecutionId") != current:
+                        ended = True
+                        break
+                    rows.append(row)
+                offloaded = [row for row in rows if any(f"{c}BlobName" in row for c in LARGE_COLUMNS)]
+                if offloaded:
+                    await asyncio.gather(*(self._inflate(row) for row in offloaded))
+                if rows:
+                    yield rows
+                if ended:
+                    return
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
 
     @storage_call
     async def rewrite_as_generic(self, instance_id: str, row_keys: Sequence[tuple[str, str]]) -> None:

@@ -5,8 +5,9 @@ entity-group transaction. Through the Azure SDKs each of those costs 2-6 ms of C
 (policy pipeline, tracing decorators, and a multipart body built with the ``email`` package), which on
 a 2-core machine running Azurite too is most of what an orchestration step costs. This module speaks the
 same documented REST protocol (Shared Key signing, the queue XML, the OData JSON and ``$batch`` formats)
-over one aiohttp session for about a quarter of that. Everything else — creating and listing tables and
-queues, paged queries, blobs — stays on the SDKs.
+over one aiohttp session for about a quarter of that. Table query pages are here too (``query_page``): the
+table SDK decodes about 11,000 entities a second, which made reading a 10,000-event history take a second.
+Everything else — creating and listing tables and queues, Instances queries, blobs — stays on the SDKs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import math
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -30,6 +31,7 @@ from xml.sax.saxutils import escape
 import aiohttp
 from yarl import URL
 
+from dfx.emulator.durable.encoding import parse_datetime
 from dfx.emulator.storage.connection import StorageAccount
 
 QUEUE_VERSION = "2021-12-02"
@@ -72,6 +74,14 @@ class QueueMessage:
 
 
 TableOperationKind = Literal["insert", "upsert", "merge", "update"]
+
+
+@dataclass(frozen=True)
+class EntityPage:
+    """One page of a table query and the continuation (NextPartitionKey, NextRowKey) of the next, if any."""
+
+    entities: list[dict[str, Any]]
+    continuation: tuple[str, str | None] | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,47 @@ def entity_json(entity: Mapping[str, Any]) -> dict[str, Any]:
         else:
             raise TypeError(f"column {name!r}: a {type(value).__name__} cannot be stored in a table")
     return body
+
+
+def _edm_datetime_value(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)  # Python 3.11 reads the service's 7 fraction digits and the Z
+    except ValueError:
+        return parse_datetime(text)
+
+
+def _edm_boolean(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
+_EDM_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "Edm.DateTime": _edm_datetime_value,
+    "Edm.Int64": int,
+    "Edm.Int32": int,
+    "Edm.Double": float,  # "NaN", "Infinity" and "-Infinity" arrive as strings, which float() reads
+    "Edm.Binary": base64.b64decode,
+    "Edm.Boolean": _edm_boolean,
+    "Edm.Guid": str,
+}
+
+
+def entity_from_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An entity of a ``minimalmetadata`` answer as the table SDK returns it: typed values, no OData keys.
+
+    Like the SDK, the service's ``Timestamp`` and the ETag are left out of the columns.
+    """
+    entity = dict(item)
+    entity.pop("Timestamp", None)
+    for name, value in item.items():
+        if "." not in name:  # property names are identifiers: only OData annotations hold a dot
+            continue
+        del entity[name]
+        if name.endswith("@odata.type"):
+            column = name[: -len("@odata.type")]
+            raw = entity.get(column)
+            if raw is not None:
+                entity[column] = _EDM_DECODERS.get(value, str)(raw)
+    return entity
 
 
 def _entity_path(table: str, entity: Mapping[str, Any]) -> str:
@@ -338,6 +389,37 @@ class StorageRest:
             ok=(202,),
         )  # fmt: skip
         return _batch_etags(response.body, len(operations))
+
+    async def query_page(
+        self,
+        table: str,
+        query_filter: str,
+        *,
+        select: Sequence[str] | None = None,
+        top: int | None = None,
+        continuation: tuple[str, str | None] | None = None,
+    ) -> EntityPage:
+        """One page (at most 1,000 entities, or ``top``) of the entities matching an OData filter.
+
+        Entities come in PartitionKey, RowKey order; pass the page's ``continuation`` to get the next one.
+        """
+        query = {"$filter": query_filter}
+        if select:
+            query["$select"] = ",".join(select)
+        if top is not None:
+            query["$top"] = str(top)
+        if continuation is not None:
+            query["NextPartitionKey"] = continuation[0]
+            if continuation[1]:
+                query["NextRowKey"] = continuation[1]
+        response = await self.request(
+            "table", "GET", f"/{table}()", query=query,
+            headers={"Accept": "application/json;odata=minimalmetadata"}, ok=(200,),
+        )  # fmt: skip
+        entities = [entity_from_json(item) for item in json.loads(response.body).get("value", [])]
+        next_partition = response.headers.get("x-ms-continuation-NextPartitionKey")
+        next_row = response.headers.get("x-ms-continuation-NextRowKey")
+        return EntityPage(entities, (next_partition, next_row) if next_partition else None)
 
 
 def _queue_messages(body: bytes) -> list[QueueMessage]:
