@@ -195,6 +195,7 @@ def new(
                 "functions": list(plan.functions),
                 "files": [{"path": str(app_dir / c.path), "created": c.created} for c in plan.changes],
                 "routes": list(plan.routes),
+                "startRoute": plan.start_route,
                 "notes": list(plan.notes),
             }
         )
@@ -212,6 +213,9 @@ def _print_plan(plan: Plan, app_dir: Path) -> None:
         out.print(f"  {note}", style="dim", highlight=False)
     for route in plan.routes:
         out.print(f"Try it: dfx start, then curl {_local_url(app_dir, route)}", highlight=False, soft_wrap=True)
+    if plan.start_route:
+        url = _local_url(app_dir, plan.start_route)
+        out.print(f"Start it: dfx start, then curl -X POST {url}", highlight=False, soft_wrap=True)
 
 
 def templates(json_output: JsonOption = False) -> None:

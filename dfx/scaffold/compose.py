@@ -46,6 +46,7 @@ _SCHEDULE_FIELD = re.compile(r"[0-9A-Za-z*/,?-]+")
 _TIMESPAN = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
 _SETTING_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _ROUTE_PARAMETER = re.compile(r"\{[^}]*\}")
+_STARTER_PARAMETER = re.compile(r"\{functionName(?::[^}]*)?\}")
 _RESERVED_MODULES = frozenset({"function_app", "azure", "dfx", "typing_extensions"})
 
 
@@ -85,6 +86,8 @@ class Plan:
     routes: tuple[str, ...] = ()
     """The route templates of the HTTP functions added."""
     notes: tuple[str, ...] = ()
+    start_route: str | None = None
+    """For an orchestrator: the route of the app's HTTP starter that starts it (POST), if the app has one."""
 
     def text(self, path: str) -> str | None:
         return next((c.text for c in self.changes if c.path == path), None)
@@ -197,6 +200,7 @@ class _Composer:
         self.added: list[str] = []
         self.routes: list[str] = []
         self.notes: list[str] = []
+        self.start_route: str | None = None
         self._check_options()
         self.name = check_function_name(request.name)
         if APP_SCRIPT not in files:
@@ -225,7 +229,14 @@ class _Composer:
         else:
             self._add(APP_SCRIPT, self.app, name)
         self._keep_deployable()
-        return Plan(self.template, self.ws.changes(), tuple(self.added), tuple(self.routes), tuple(self.notes))
+        return Plan(
+            self.template,
+            self.ws.changes(),
+            tuple(self.added),
+            tuple(self.routes),
+            tuple(self.notes),
+            self.start_route,
+        )
 
     # -- checks -----------------------------------------------------------------------------------------------
 
@@ -403,6 +414,11 @@ class _Composer:
         if known is None:
             self._append(path, activity, tpl.render_activity(names, activity, "city"))
             self.notes.append(f"The app had no {activity!r} activity, so dfx added one for {name} to call.")
+        starter = next(
+            (f for f in self.existing if f.kind == "http" and _STARTER_PARAMETER.search(f.route or "")), None
+        )
+        if starter is not None and starter.route is not None:
+            self.start_route = _STARTER_PARAMETER.sub(name, starter.route.strip("/"))
 
     def _new_blueprint(self, name: str) -> None:
         self._check_module_name(name, "--name")

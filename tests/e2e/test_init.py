@@ -221,6 +221,8 @@ def test_new_prints_what_it_changed_and_how_to_try_it(tmp_path):
     assert "Added greet (HTTP trigger) to function_app.py." in output
     assert f"updated {tmp_path / 'function_app.py'}" in output
     assert "curl http://localhost:7071/api/greet/{name?}" in output
+    output = invoke("new", "-t", "orchestrator", "-n", "flow", "--app-dir", str(tmp_path)).output
+    assert "Start it: dfx start, then curl -X POST http://localhost:7071/api/orchestrators/flow" in output
     plan = json.loads(invoke("new", "-t", "blueprint", "-n", "orders", "--app-dir", str(tmp_path), "--json").output)
     assert plan["functions"] == ["orders"] and plan["routes"] == ["orders"]
     assert [(Path(f["path"]).name, f["created"]) for f in plan["files"]] == [

@@ -273,6 +273,8 @@ def test_the_orchestrator_calls_an_existing_activity_or_adds_the_one_it_calls():
     files = app_files("demo")
     plan = compose(NewFunction("orchestrator", "again"), files)
     assert plan.functions == ("again",) and 'call_activity("hello", city)' in (plan.text(APP_SCRIPT) or "")
+    assert plan.start_route == "orchestrators/again"  # through the app's HTTP starter
+    assert compose(NewFunction("orchestrator", "again"), {APP_SCRIPT: PLAIN_APP}).start_route is None
     plan = compose(NewFunction("orchestrator", "ship_all", activity="ship"), files)
     assert plan.functions == ("ship_all", "ship")
     assert '@app.activity_trigger(input_name="city")\ndef ship(city: str) -> str:' in (plan.text(APP_SCRIPT) or "")
