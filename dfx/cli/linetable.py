@@ -146,12 +146,20 @@ class LineTable:
             ]
         )
 
-    def row_lines(self, cells: Sequence[str], style: str | None = None) -> list[str]:
-        """The lines of one row (more than one only when a folded cell needs them)."""
-        before, after = self._style(style)
+    def row_lines(
+        self, cells: Sequence[str], style: str | None = None, cell_styles: Sequence[str | None] | None = None
+    ) -> list[str]:
+        """The lines of one row (more than one only when a folded cell needs them).
+
+        ``style`` applies to the whole row; a cell's entry in ``cell_styles``, when given, replaces it.
+        """
         b = self.box
+        if cell_styles is None:
+            codes = [self._style(style)] * len(cells)
+        else:
+            codes = [self._style(own or style) for own in cell_styles]
         pieces: list[str] = []
-        for text, width, right in zip(cells, self.widths, self._right, strict=True):
+        for text, width, right, (before, after) in zip(cells, self.widths, self._right, codes, strict=True):
             if len(text) > width or not text.isascii() or "\n" in text:
                 break  # the common case ends here: one short line of plain ASCII
             pieces.append(before + " " + (text.rjust(width) if right else text.ljust(width)) + " " + after)
@@ -162,7 +170,7 @@ class LineTable:
         lines = []
         for number in range(height):
             pieces = []
-            for part, column, width in zip(parts, self.columns, self.widths, strict=True):
+            for part, column, width, (before, after) in zip(parts, self.columns, self.widths, codes, strict=True):
                 text = part[number] if number < len(part) else ""
                 pieces.append(before + " " + _pad(text, width, column.justify) + " " + after)
             lines.append(b.mid_left + b.mid_vertical.join(pieces) + b.mid_right)
@@ -173,6 +181,10 @@ class LineTable:
         lines: list[str] = []
         for cells, style in rows:
             lines.extend(self.row_lines(cells, style))
+        self._write(lines)
+
+    def lines(self, lines: list[str]) -> None:
+        """Write lines made with ``row_lines`` (for rows whose cells have styles of their own)."""
         self._write(lines)
 
     def bottom(self) -> None:

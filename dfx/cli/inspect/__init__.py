@@ -15,7 +15,8 @@ from dfx.cli.inspect.timeline import timeline
 from dfx.cli.inspect.tree import tree
 
 app = typer.Typer(
-    help="Read a task hub straight from storage: histories, statuses, trees, timelines, instances, entities, queues.",
+    help="Read a task hub straight from storage, no host needed: histories, statuses, trees, timelines, instances, "
+    "entities, queues.\n\nExample: dfx inspect history 4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c --follow",
     no_args_is_help=True,
 )
 app.command()(history)

@@ -98,9 +98,8 @@ async def current_execution(hub: TaskHub, instance_id: str, wanted: str | None =
 async def history_pages(
     hub: TaskHub, instance_id: str, execution_id: str | None
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """The pages of rows of ``execution_id`` (from ``current_execution``); nothing when it is None."""
-    if execution_id is None:
-        return
+    """The pages of rows of ``execution_id`` (from ``current_execution``; None: the first row's, as §3.7 does
+    for a history without a sentinel)."""
     async for page in hub.history.iter_row_pages(instance_id, execution_id):
         yield page
 

@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dfx.cli.console import AppDirOption, ConnectionOption, TaskHubOption, out, run, settings_for, shorten
+from dfx.cli.console import (
+    AppDirOption,
+    ConnectionOption,
+    IdOption,
+    InstanceIdArgument,
+    TaskHubOption,
+    out,
+    pick_instance_id,
+    run,
+    settings_for,
+    shorten,
+)
 from dfx.cli.inspect.common import (
     EVENT_STYLES,
     FullOption,
@@ -225,11 +236,12 @@ class _Follower:
             return "Purged"
         if execution_id is not None and execution_id != self.execution_id:
             self.new_execution(execution_id)
-        if self.execution_id is not None:
-            pages = hub.history.iter_row_pages(self.instance_id, self.execution_id, after_row_key=self.last_row_key)
-            async with contextlib.aclosing(pages):
-                async for page in pages:
-                    self.add(page)
+        pages = hub.history.iter_row_pages(self.instance_id, self.execution_id, after_row_key=self.last_row_key)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                if self.execution_id is None:  # a history without a sentinel: the first row's execution
+                    self.new_execution(page[0]["ExecutionId"])
+                self.add(page)
         # The Instances row is written after the history rows (storage-layout §12.1): once it reads terminal,
         # the rows read after it are all there are.
         if record is not None and record.runtime_status.is_terminal:
@@ -254,7 +266,8 @@ async def _follow(settings: Settings, instance_id: str, full: bool, json_output:
 
 
 def history(
-    instance_id: Annotated[str, typer.Argument(help="The orchestration or entity instance id.")],
+    instance_id: InstanceIdArgument = None,
+    id_option: IdOption = None,
     execution: Annotated[str | None, typer.Option("--execution", help="An execution id (default: current).")] = None,
     full: FullOption = False,
     follow: Annotated[
@@ -277,6 +290,7 @@ def history(
 
     Example: dfx inspect history 4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c --follow
     """
+    instance_id = pick_instance_id(instance_id, id_option)
     settings = settings_for(app_dir, task_hub, connection)
     if follow:
         if execution is not None:

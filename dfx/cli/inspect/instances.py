@@ -25,20 +25,29 @@ from dfx.cli.console import (
     shorten,
 )
 from dfx.cli.inspect.common import (
+    STATUS_STYLES,
     ContinuationOption,
     TopOption,
     format_time,
     open_hub,
     parse_statuses,
     parse_time,
-    status_markup,
 )
+from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
 from dfx.emulator.config import Settings
 
 if TYPE_CHECKING:
     from dfx.emulator.storage.instances_table import InstanceQuery, InstanceRecord
 
 MAX_SORTED = 10_000  # instances a sorted listing reads at most
+INSTANCE_COLUMNS = [
+    Column("InstanceId", min_width=10),
+    Column("Name"),
+    Column("RuntimeStatus", shrink=False),
+    Column("CreatedTime", shrink=False),
+    Column("LastUpdatedTime", shrink=False),
+    Column("Output"),
+]
 
 
 class SortKey(StrEnum):
@@ -208,19 +217,23 @@ def instances(
     if json_output:
         print_json({"instances": [instance_json(r) for r in records], "continuationToken": token})
         return
-    table = Table(title=f"{settings.hub_name}Instances", title_justify="left")
-    for column in ("InstanceId", "Name", "RuntimeStatus", "CreatedTime", "LastUpdatedTime", "Output"):
-        table.add_column(column, overflow="fold" if full else "ellipsis", no_wrap=not full)
-    for r in records:
-        table.add_row(
-            r.instance_id,
-            r.name or "",
-            status_markup(r.runtime_status.name),
-            format_time(r.created_time),
-            format_time(r.last_updated_time),
-            shorten(r.output, 50, full),
-        )
-    out.print(table)
+    cells = [
+        [r.instance_id, r.name or "", r.runtime_status.name, format_time(r.created_time),
+         format_time(r.last_updated_time), shorten(r.output, 50, full)]
+        for r in records
+    ]  # fmt: skip
+    widths = fit_widths(INSTANCE_COLUMNS, natural_widths(INSTANCE_COLUMNS, cells), out.width)
+    table = LineTable(out, INSTANCE_COLUMNS, widths, fold=full)
+    table.title(f"{settings.hub_name}Instances")
+    table.header()
+    table.lines(
+        [
+            line
+            for row in cells
+            for line in table.row_lines(row, cell_styles=[None, None, STATUS_STYLES.get(row[2]), None, None, None])
+        ]
+    )
+    table.bottom()
     if token:
         out.print(f"More: --continuation-token '{token}'")
 

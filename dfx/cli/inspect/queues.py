@@ -182,7 +182,9 @@ def _show(hub_name: str, reports: list[QueueReport], peek: int) -> None:
     for r in reports:
         if not r.messages:
             continue
-        table = Table(title=f"{r.name}: the first {len(r.messages)} visible", title_justify="left")
+        count = len(r.messages)
+        title = f"{r.name}: {count} visible message{'s' if count != 1 else ''} at the head"
+        table = Table(title=title, title_justify="left")
         for column in ("EventType", "InstanceId", "ExecutionId", "Seq", "Dequeue", "Age", "Detail"):
             table.add_column(column, overflow="fold")
         for m in r.messages:

@@ -37,7 +37,8 @@ class Span:
     end: datetime | None  # None while it runs (or, for a timer, until it fires)
     status: str  # Completed, Failed, Fired, Raised, Running or Waiting
     task_id: int | None = None
-    detail: str | None = None  # a timer's fire time, a sub-orchestration's instance id
+    instance_id: str | None = None  # a sub-orchestration's
+    fire_at: datetime | None = None  # a timer's
 
     @property
     def is_open(self) -> bool:
@@ -63,10 +64,6 @@ class Axis:
 def _stamp(row: dict[str, Any]) -> datetime | None:
     value = row.get("_Timestamp")
     return value if isinstance(value, datetime) else None
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def axis_of(rows: list[dict[str, Any]], now: datetime) -> Axis | None:
@@ -107,13 +104,18 @@ def spans_of(rows: list[dict[str, Any]]) -> list[Span]:
             else:
                 status = "Waiting" if span_kind == "timer" else "Running"
             fire_at = row.get("FireAt")
-            if span_kind == "timer":
-                name = "timer"
-                detail = f"fires at {_iso(fire_at)}" if isinstance(fire_at, datetime) else None
-            else:
-                name = str(row.get("Name") or "?")
-                detail = row.get("InstanceId") if span_kind == "sub-orchestration" else None
-            spans.append(Span(span_kind, name, start, end, status, task_id, detail))
+            spans.append(
+                Span(
+                    span_kind,
+                    "timer" if span_kind == "timer" else str(row.get("Name") or "?"),
+                    start,
+                    end,
+                    status,
+                    task_id,
+                    instance_id=row.get("InstanceId") if span_kind == "sub-orchestration" else None,
+                    fire_at=fire_at if isinstance(fire_at, datetime) else None,
+                )
+            )
         elif kind == "EventRaised":
             spans.append(Span("event", str(row.get("Name") or "?"), start, start, "Raised"))
     spans.sort(key=lambda s: (s.start, s.task_id if s.task_id is not None else -1))

@@ -55,8 +55,18 @@ def span_json(span: Span, axis: Axis) -> dict[str, Any]:
         "durationMs": round((end - span.start).total_seconds() * 1000),
         "status": span.status,
         "taskId": span.task_id,
-        "detail": span.detail,
+        "instanceId": span.instance_id,
+        "fireAt": span.fire_at,
     }
+
+
+def span_label(span: Span) -> str:
+    """The name column: a sub-orchestration with its instance id, a timer with the time it fires."""
+    if span.instance_id:
+        return f"{span.name} ({span.instance_id})"
+    if span.fire_at is not None:
+        return f"{span.name} until {span.fire_at:%H:%M:%S.%f}"[:-3]
+    return span.name
 
 
 def _style(span: Span) -> str:
@@ -71,7 +81,7 @@ def _render(title: str, spans: list[Span], axis: Axis, width: int | None) -> Non
     cells = [
         [
             s.kind,
-            s.name + (f" ({s.detail})" if s.detail else ""),
+            span_label(s),
             f"+{start:.3f}s",
             format_duration((end if end is not None else axis.seconds) - start)
             + (" so far" if s.is_open and s.kind != "event" else ""),

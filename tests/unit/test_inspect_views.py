@@ -1,0 +1,140 @@
+"""The pure parts of the inspect views: failures from history rows, children for the tree, instance sorting
+and name filters, peeked queue messages, and the history table's cells."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from azure.storage.queue import QueueMessage
+
+from dfx.cli.inspect.common import format_duration
+from dfx.cli.inspect.failures import error_type_of, failure_of
+from dfx.cli.inspect.history import history_cells
+from dfx.cli.inspect.instances import SortKey, name_filter, sort_records
+from dfx.cli.inspect.queues import describe_message
+from dfx.cli.inspect.tree import ChildRef, children_of
+from dfx.emulator.durable.activities import failure_details
+from dfx.emulator.durable.history import OrchestrationInstance, OrchestrationStatus, TaskScheduledEvent
+from dfx.emulator.storage.instances_table import InstanceRecord
+from dfx.emulator.storage.messages import MessageData, TaskMessage
+
+T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+
+
+def raised() -> str:
+    try:
+        raise KeyError("card")
+    except KeyError as exc:
+        return failure_details(exc)
+
+
+def test_an_activity_failure_gives_the_error_type_and_the_activitys_stack_trace():
+    reason = "Activity function 'charge' failed:  KeyError: 'card'"
+    rows = [
+        {"EventType": "TaskScheduled", "EventId": 0, "Name": "charge"},
+        {"EventType": "TaskFailed", "TaskScheduledId": 0, "Reason": reason, "Details": raised()},
+        {"EventType": "ExecutionCompleted", "OrchestrationStatus": "Failed", "FailureDetails": "null",
+         "Result": f"Orchestrator function 'pay' failed: {reason}"},
+    ]  # fmt: skip
+    failure = failure_of(rows, output="ignored when the row says")
+    assert failure.message == f"Orchestrator function 'pay' failed: {reason}"
+    assert failure.error_type == "KeyError"
+    assert failure.stack_trace is not None and failure.stack_trace.startswith("Traceback")
+    [task] = failure.failed_tasks
+    assert (task.kind, task.name, task.task_id, task.error_type) == ("activity", "charge", 0, "KeyError")
+
+
+def test_structured_failure_details_win_over_the_text():
+    details = {"ErrorType": "System.TimeoutException", "ErrorMessage": "too slow", "StackTrace": "at X"}
+    rows = [{"EventType": "ExecutionCompleted", "OrchestrationStatus": "Failed", "Result": "text",
+             "FailureDetails": json.dumps(details)}]  # fmt: skip
+    failure = failure_of(rows)
+    assert (failure.message, failure.error_type, failure.stack_trace) == ("too slow", "System.TimeoutException", "at X")
+
+
+def test_a_failed_sub_orchestration_is_named_with_its_instance_id():
+    reason = "Orchestrator function 'child' failed: boom"
+    rows = [
+        {"EventType": "SubOrchestrationInstanceCreated", "EventId": 3, "Name": "child", "InstanceId": "kid"},
+        {"EventType": "SubOrchestrationInstanceFailed", "TaskScheduledId": 3, "Reason": reason,
+         "Details": f"Message: {reason}, StackTrace: "},
+    ]  # fmt: skip
+    [task] = failure_of(rows, output=f"Orchestrator function 'parent' failed: {reason}").failed_tasks
+    assert (task.kind, task.name, task.instance_id, task.stack_trace) == ("sub-orchestration", "child", "kid", None)
+
+
+def test_without_history_the_output_is_the_message():
+    failure = failure_of([], output="Orchestrator function 'x' failed: ValueError: bad")
+    assert failure.message.endswith("bad") and failure.error_type == "ValueError" and failure.failed_tasks == []
+    assert failure.to_json()["failedTasks"] == []
+
+
+def test_the_error_type_comes_from_a_traceback_or_from_the_failure_text():
+    assert error_type_of(None, "Traceback (most recent call last):\n  File x\nmodule.CustomError: no") == (
+        "module.CustomError"
+    )
+    assert error_type_of("Orchestrator function 'o' failed: Activity function 'a' failed:  ValueError: v", None) == (
+        "ValueError"
+    )
+    assert error_type_of("Orchestrator function 'o' failed: plain words", None) is None
+
+
+def test_children_are_the_created_sub_orchestrations_with_the_outcome_the_parent_saw():
+    rows = [
+        {"EventType": "SubOrchestrationInstanceCreated", "EventId": 0, "Name": "a", "InstanceId": "p:0"},
+        {"EventType": "SubOrchestrationInstanceCreated", "EventId": 1, "Name": "b", "InstanceId": "p:1"},
+        {"EventType": "SubOrchestrationInstanceCreated", "EventId": 2, "Name": "c", "InstanceId": "p:2"},
+        {"EventType": "SubOrchestrationInstanceFailed", "TaskScheduledId": 1},
+        {"EventType": "SubOrchestrationInstanceCompleted", "TaskScheduledId": 0},
+    ]
+    assert children_of(rows) == [
+        ChildRef("p:0", "a", 0, "Completed"), ChildRef("p:1", "b", 1, "Failed"), ChildRef("p:2", "c", 2, None)
+    ]  # fmt: skip
+
+
+def record(instance_id: str, name: str, status: str, minutes: int) -> InstanceRecord:
+    when = T0 + timedelta(minutes=minutes)
+    return InstanceRecord(instance_id, name, OrchestrationStatus[status], created_time=when, last_updated_time=when)
+
+
+RECORDS = [record("x", "beta", "Running", 2), record("y", "Alpha", "Failed", 1), record("z", "alpha", "Completed", 2)]
+
+
+def test_sorting_puts_the_newest_first_and_names_a_to_z_by_default():
+    assert [r.instance_id for r in sort_records(RECORDS, SortKey.created, None)] == ["x", "z", "y"]
+    assert [r.instance_id for r in sort_records(RECORDS, SortKey.created, False)] == ["y", "x", "z"]
+    assert [r.instance_id for r in sort_records(RECORDS, SortKey.name, None)] == ["y", "z", "x"]
+    assert [r.instance_id for r in sort_records(RECORDS, SortKey.status, True)] == ["x", "y", "z"]
+
+
+def test_the_name_filter_is_exact_or_a_prefix_range():
+    assert name_filter("Hello") == "(Name eq 'Hello')"
+    assert name_filter("He'llo*") == "(Name ge 'He''llo' and Name lt 'He''llp')"
+
+
+def test_a_peeked_message_is_described_by_its_event_target_and_age():
+    data = MessageData(
+        TaskMessage(TaskScheduledEvent(event_id=3, name="hello"), OrchestrationInstance("i1", "e1")), sequence_number=7
+    )
+    raw = QueueMessage(content=data.encode(), id="m1", inserted_on=T0, dequeue_count=6)
+    peeked = describe_message(raw, data, now=T0 + timedelta(seconds=90))
+    assert (peeked.event_type, peeked.instance_id, peeked.execution_id, peeked.sequence_number) == (
+        "TaskScheduled", "i1", "e1", 7
+    )  # fmt: skip
+    assert (peeked.detail, peeked.dequeue_count, peeked.age_seconds, peeked.in_blob) == ("hello", 6, 90.0, False)
+    unreadable = describe_message(QueueMessage(content="junk", id="m2", dequeue_count=0), None, now=T0)
+    assert unreadable.event_type is None and unreadable.age_seconds is None
+
+
+def test_history_cells_number_the_rows_and_time_them_from_the_start():
+    row = {"RowKey": "000000000000000A", "PartitionKey": "p", "EventType": "TaskFailed", "Reason": "why",
+           "_Timestamp": T0 + timedelta(seconds=1.5)}  # fmt: skip
+    assert history_cells(row, T0, full=False) == ["10", "p", "TaskFailed", "12:00:01.500", "+1.500s", "", "", "why",
+                                                  "Failed"]  # fmt: skip
+
+
+def test_durations_read_naturally():
+    assert [format_duration(s) for s in (0.25, 12.34, 245, 7380, 2 * 86400 + 3600)] == [
+        "250 ms", "12.3 s", "4m 05s", "2h 03m", "2d 01h"
+    ]  # fmt: skip
