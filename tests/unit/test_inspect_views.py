@@ -45,6 +45,19 @@ def test_an_activity_failure_gives_the_error_type_and_the_activitys_stack_trace(
     assert (task.kind, task.name, task.task_id, task.error_type) == ("activity", "charge", 0, "KeyError")
 
 
+def test_the_details_json_the_sdk_appends_to_a_quoted_failure_is_left_out_of_the_message():
+    reason = "Activity function 'charge' failed:  KeyError: 'card'"
+    details = raised()
+    rows = [
+        {"EventType": "TaskFailed", "TaskScheduledId": 0, "Reason": reason, "Details": details},
+        {"EventType": "ExecutionCompleted", "OrchestrationStatus": "Failed",
+         "Result": f"Orchestrator function 'pay' failed: {reason} \n {details}"},
+    ]  # fmt: skip
+    failure = failure_of(rows)
+    assert failure.message == f"Orchestrator function 'pay' failed: {reason}"
+    assert failure.error_type == "KeyError" and "Traceback" in (failure.stack_trace or "")
+
+
 def test_structured_failure_details_win_over_the_text():
     details = {"ErrorType": "System.TimeoutException", "ErrorMessage": "too slow", "StackTrace": "at X"}
     rows = [{"EventType": "ExecutionCompleted", "OrchestrationStatus": "Failed", "Result": "text",

@@ -46,6 +46,18 @@ def test_spans_pair_each_opening_row_with_its_answer_by_event_id():
     assert spans[1].instance_id == "kid" and spans[2].fire_at == at(5) and spans[4].is_open
 
 
+def test_a_fired_timer_ends_when_the_orchestration_got_it_not_at_its_messages_creation():
+    rows = [
+        row("TimerCreated", 1, EventId=0, FireAt=at(4)),
+        row("OrchestratorStarted", 6.5),
+        row("TimerFired", 1, TimerId=0, FireAt=at(4)),
+    ]
+    [timer] = spans_of(rows)
+    assert (timer.start, timer.end, timer.status) == (at(1), at(6.5), "Fired"), "delivered 2.5 s late"
+    [without_episode] = spans_of([rows[0], rows[2]])
+    assert without_episode.end == at(4), "its FireAt when no episode start is known"
+
+
 def test_an_unfired_timer_is_waiting_and_open():
     [timer] = spans_of([row("TimerCreated", 1, EventId=0, FireAt=at(60))])
     assert (timer.status, timer.end) == ("Waiting", None)

@@ -93,6 +93,15 @@ def _details(row: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, details
 
 
+def _without_details(message: str, rows: list[dict[str, Any]]) -> str:
+    """The failure text without the failed tasks' Details JSON, which the SDK appends to the reason it quotes."""
+    for row in rows:
+        details = row.get("Details")
+        if isinstance(details, str) and len(details) > 2 and details in message:
+            message = message.replace(details, "")
+    return "\n".join(line.rstrip() for line in message.strip().splitlines() if line.strip())
+
+
 def failure_of(rows: list[dict[str, Any]], output: str | None = None) -> Failure:
     """The failure of an execution from its rows; ``output`` (the Instances Output) when no row says more."""
     scheduled = {
@@ -127,6 +136,8 @@ def failure_of(rows: list[dict[str, Any]], output: str | None = None) -> Failure
                 failure.stack_trace = structured.get("StackTrace")
             else:
                 failure.message = row.get("Result") or output
+    if failure.message:
+        failure.message = _without_details(failure.message, rows)
     cause = next(
         (t for t in reversed(failure.failed_tasks) if t.reason and failure.message and t.reason in failure.message),
         None,

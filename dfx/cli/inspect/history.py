@@ -18,6 +18,7 @@ from dfx.cli.console import (
     IdOption,
     InstanceIdArgument,
     TaskHubOption,
+    err,
     out,
     pick_instance_id,
     run,
@@ -200,8 +201,6 @@ class _Follower:
 
     def note(self, text: str) -> None:
         """A line about the instance, not a row: on stderr beside NDJSON, in the table's flow otherwise."""
-        from dfx.cli.console import err
-
         (err if self.json_output else out).print(f"[dim]{text}[/]")
 
     def new_execution(self, execution_id: str) -> None:
@@ -254,8 +253,12 @@ async def _follow(settings: Settings, instance_id: str, full: bool, json_output:
     try:
         async with open_hub(settings) as hub:
             await hub.require()
-            while (status := await follower.poll(hub)) is None:
+            status = await follower.poll(hub)
+            if status is None and follower.last_row_key is None:
+                follower.note(f"waiting for the first history rows of {instance_id} (Ctrl-C stops)")
+            while status is None:
                 await asyncio.sleep(interval)
+                status = await follower.poll(hub)
         follower.close()
         ending = "was purged" if status == "Purged" else f"is {status}"
         follower.note(f"instance {instance_id} {ending}")

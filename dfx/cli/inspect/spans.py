@@ -1,9 +1,11 @@
 """The spans of an execution, read from its history rows: activities, timers, sub-orchestrations, events.
 
 A span starts at the row that opened it (TaskScheduled, TimerCreated, SubOrchestrationInstanceCreated) and
-ends at the row that answers it, matched by EventId = TaskScheduledId (TimerId for timers). A span with no
-answer yet is open (``end`` None). Raised events are instants: the history does not record when a wait
-for them began.
+ends at the row that answers it, matched by EventId = TaskScheduledId (TimerId for timers). A fired timer
+ends when the orchestration got it (the episode whose OrchestratorStarted precedes its TimerFired row): the
+TimerFired row itself carries the time the timer was created, and a timer delivered late shows as longer
+than its FireAt. A span with no answer yet is open (``end`` None). Raised events are instants: the history
+does not record when a wait for them began.
 """
 
 from __future__ import annotations
@@ -82,8 +84,14 @@ def axis_of(rows: list[dict[str, Any]], now: datetime) -> Axis | None:
 def spans_of(rows: list[dict[str, Any]]) -> list[Span]:
     """The spans of an execution's rows, ordered by start time (then by task id)."""
     answers: dict[tuple[str, int], dict[str, Any]] = {}
+    delivered: dict[int, datetime] = {}  # timer id -> start of the episode that received its TimerFired
+    episode: datetime | None = None
     for row in rows:
         kind = row.get("EventType")
+        if kind == "OrchestratorStarted":
+            episode = _stamp(row)
+        elif kind == "TimerFired" and row.get("TimerId") is not None and episode is not None:
+            delivered.setdefault(int(row["TimerId"]), episode)
         if kind in _ANSWERS:
             pointer = row.get("TimerId") if kind == "TimerFired" else row.get("TaskScheduledId")
             if pointer is not None:
@@ -99,11 +107,16 @@ def spans_of(rows: list[dict[str, Any]]) -> list[Span]:
             span_kind = _OPENERS[kind]
             answer = answers.get(("timer" if span_kind == "timer" else "task", task_id))
             end = _stamp(answer) if answer is not None else None
+            fire_at = row.get("FireAt")
+            if answer is not None and span_kind == "timer":
+                got = delivered.get(task_id)
+                if got is None or got < start:  # no episode start after the timer began: trust its FireAt
+                    got = fire_at if isinstance(fire_at, datetime) else end
+                end = max(got, start) if got is not None else end
             if answer is not None:
                 status = _ANSWERS[answer["EventType"]]
             else:
                 status = "Waiting" if span_kind == "timer" else "Running"
-            fire_at = row.get("FireAt")
             spans.append(
                 Span(
                     span_kind,
