@@ -36,6 +36,7 @@ from dfx.cli.inspect.common import (
     open_hub,
     read_history,
 )
+from dfx.cli.inspect.spans import row_timestamp
 from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
 from dfx.emulator.config import Settings
 
@@ -62,12 +63,6 @@ def history_columns(full: bool) -> list[Column]:
         Column("Result"),
         Column("Status", shrink=False),
     ]
-
-
-def row_timestamp(row: dict[str, Any]) -> datetime | None:
-    """The event time (``_Timestamp``) of a history row."""
-    value = row.get("_Timestamp")
-    return value if isinstance(value, datetime) else None
 
 
 def _status_of(row: dict[str, Any]) -> str:

@@ -63,20 +63,19 @@ class Axis:
         return (when - self.start).total_seconds()
 
 
-def _stamp(row: dict[str, Any]) -> datetime | None:
+def row_timestamp(row: dict[str, Any]) -> datetime | None:
+    """The event time (``_Timestamp``) of a history row."""
     value = row.get("_Timestamp")
     return value if isinstance(value, datetime) else None
 
 
 def axis_of(rows: list[dict[str, Any]], now: datetime) -> Axis | None:
     """The execution's axis; None for a history without timestamps."""
-    stamps = [t for row in rows if (t := _stamp(row)) is not None]
+    stamps = [t for row in rows if (t := row_timestamp(row)) is not None]
     if not stamps:
         return None
-    started = next((_stamp(r) for r in rows if r.get("EventType") == "ExecutionStarted" and _stamp(r)), None)
-    start = min(started or stamps[0], min(stamps))
-    ended = next((_stamp(r) for r in reversed(rows) if r.get("EventType") in _ENDINGS), None)
-    if ended is not None:
+    start = min(stamps)  # the ExecutionStarted's (the client's start time) unless a row says earlier
+    if any(r.get("EventType") in _ENDINGS for r in rows):
         return Axis(start, max(stamps), running=False)
     return Axis(start, max(now, max(stamps)), running=True)
 
@@ -89,7 +88,7 @@ def spans_of(rows: list[dict[str, Any]]) -> list[Span]:
     for row in rows:
         kind = row.get("EventType")
         if kind == "OrchestratorStarted":
-            episode = _stamp(row)
+            episode = row_timestamp(row)
         elif kind == "TimerFired" and row.get("TimerId") is not None and episode is not None:
             delivered.setdefault(int(row["TimerId"]), episode)
         if kind in _ANSWERS:
@@ -99,14 +98,14 @@ def spans_of(rows: list[dict[str, Any]]) -> list[Span]:
     spans: list[Span] = []
     for row in rows:
         kind = row.get("EventType")
-        start = _stamp(row)
+        start = row_timestamp(row)
         if start is None:
             continue
         if kind in _OPENERS:
             task_id = int(row.get("EventId", -1))
             span_kind = _OPENERS[kind]
             answer = answers.get(("timer" if span_kind == "timer" else "task", task_id))
-            end = _stamp(answer) if answer is not None else None
+            end = row_timestamp(answer) if answer is not None else None
             fire_at = row.get("FireAt")
             if answer is not None and span_kind == "timer":
                 got = delivered.get(task_id)

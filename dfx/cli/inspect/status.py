@@ -60,7 +60,8 @@ async def _load(settings: Settings, instance_id: str, with_history: bool) -> Sta
         await hub.require()
         record = await require_instance(hub, instance_id)
         failed = record.runtime_status.name == "Failed"
-        execution_id, rows = record.execution_id, list[dict[str, Any]]()
+        execution_id = record.execution_id
+        rows: list[dict[str, Any]] = []
         if failed or with_history:
             execution_id, rows = await read_history(hub, instance_id)
         failure = failure_of(rows, record.output) if failed else None

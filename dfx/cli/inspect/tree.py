@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dfx.emulator.storage import TaskHub
 
 PARALLEL_READS = 8
+REPEATED = "already shown above: a cycle or a repeated instance id"
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class TreeNode:
 
 
 class _TreeReader:
-    """Reads instances and their children breadth-first, a few at a time, never visiting one twice."""
+    """Reads an instance, then its children concurrently (a few reads at a time), never one instance twice."""
 
     def __init__(self, hub: TaskHub, max_depth: int, now: datetime) -> None:
         self.hub = hub
@@ -111,7 +112,7 @@ class _TreeReader:
     async def node(self, instance_id: str, ref: ChildRef | None, depth: int) -> TreeNode:
         name, outcome = (ref.name, ref.outcome) if ref is not None else (None, None)
         if instance_id in self.seen:
-            return TreeNode(instance_id, name, outcome or "", note="already shown (a cycle)")
+            return TreeNode(instance_id, name, outcome or "", note=REPEATED)
         self.seen.add(instance_id)
         async with self.limit:
             record = await self.hub.instances.get(instance_id, fetch_large=False)
