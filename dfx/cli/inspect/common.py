@@ -14,7 +14,6 @@ from dfx.emulator.config import Settings
 from dfx.errors import DfxError
 
 if TYPE_CHECKING:  # the storage SDKs load only when a command runs, keeping `dfx start` light
-    from dfx.emulator.durable.history import OrchestrationStatus
     from dfx.emulator.storage import TaskHub
     from dfx.emulator.storage.instances_table import InstanceRecord
 
@@ -158,30 +157,3 @@ def status_markup(name: str) -> str:
     """A runtime status coloured for rich markup."""
     style = STATUS_STYLES.get(name)
     return f"[{style}]{name}[/]" if style else name
-
-
-def parse_time(value: str | None, option: str) -> datetime | None:
-    from dfx.emulator.durable.encoding import parse_datetime
-
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO-8601 time like 2026-01-31T12:00:00Z.", param_hint=option
-        ) from None
-
-
-def parse_statuses(values: list[str] | None) -> frozenset[OrchestrationStatus]:
-    from dfx.emulator.durable.history import OrchestrationStatus
-
-    found = set()
-    for value in values or []:
-        for name in value.replace(",", " ").split():
-            match = next((s for s in OrchestrationStatus if s.name.lower() == name.lower()), None)
-            if match is None:
-                names = ", ".join(s.name for s in OrchestrationStatus)
-                raise typer.BadParameter(f"unknown status {name!r}; use one of {names}.", param_hint="--runtime-status")
-            found.add(match)
-    return frozenset(found)

@@ -19,6 +19,8 @@ from dfx.cli.console import (
     TaskHubOption,
     err,
     out,
+    parse_statuses,
+    parse_time,
     print_json,
     run,
     settings_for,
@@ -30,8 +32,6 @@ from dfx.cli.inspect.common import (
     TopOption,
     format_time,
     open_hub,
-    parse_statuses,
-    parse_time,
 )
 from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
 from dfx.emulator.config import Settings
