@@ -116,7 +116,7 @@ def json_argument(value: str | None, option: str) -> str | None:
         json.loads(text)
     except json.JSONDecodeError as exc:
         where = f" in {value[1:]}" if value.startswith("@") else ""
-        hint = ' (a string needs quotes: \'"text"\')' if text.strip() and text.strip()[0].isalpha() else ""
+        hint = " (a string needs quotes: '\"text\"')" if text.strip() and text.strip()[0].isalpha() else ""
         raise typer.BadParameter(
             f"not valid JSON{where}: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}.", param_hint=option
         ) from None
@@ -165,23 +165,20 @@ async def open_hub(settings: Settings, *, create: bool = False) -> AsyncIterator
     An existing hub keeps the partition count it was created with, whatever host.json here says: a message
     for an instance must land on the control queue that hub's hosts read.
     """
-    from dfx.emulator.storage import TaskHub
+    from dfx.emulator.storage import TaskHub, TaskHubNotFoundError
 
-    hub = TaskHub(settings.storage, settings.hub_name, settings.partition_count)
     try:
-        if not await hub.exists():
-            if not create:
-                await hub.require()
+        hub = await TaskHub.open_existing(settings.storage, settings.hub_name, settings.partition_count)
+        missing = False
+    except TaskHubNotFoundError:
+        if not create:
+            raise
+        hub, missing = TaskHub(settings.storage, settings.hub_name, settings.partition_count), True
+    async with hub:
+        if missing:
             await hub.create()
             err.print(f"[dim]Created task hub {hub.name} in {settings.storage.describe()}.[/]")
-        else:
-            leases = await hub.partitions.read_all()
-            if leases and len(leases) != hub.names.partition_count:
-                await hub.close()
-                hub = TaskHub(settings.storage, settings.hub_name, len(leases))
         yield hub
-    finally:
-        await hub.close()
 
 
 # -- asking before destroying something ----------------------------------------------------------------

@@ -18,7 +18,13 @@ from dfx.emulator.durable.history import (
     OrchestratorStartedEvent,
     utcnow,
 )
-from dfx.emulator.storage import StorageUnavailableError, TaskHub, TaskHubNameError, development_storage
+from dfx.emulator.storage import (
+    StorageUnavailableError,
+    TaskHub,
+    TaskHubNameError,
+    TaskHubNotFoundError,
+    development_storage,
+)
 from dfx.emulator.storage.instances_table import InstanceQuery, checkpoint_columns
 from dfx.emulator.storage.taskhub import list_task_hubs
 from tests.conftest import free_port
@@ -79,6 +85,19 @@ async def test_delete_removes_every_resource(account, hub_name):
         async with TableServiceClient.from_connection_string(account.connection_string()) as tables:
             names = {t.name async for t in tables.list_tables()}
         assert hub.names.partitions_table not in names
+
+
+async def test_open_existing_keeps_the_partition_count_the_hub_was_created_with(account, hub_name):
+    with pytest.raises(TaskHubNotFoundError):
+        await TaskHub.open_existing(account, hub_name, 4)
+    async with TaskHub(account, hub_name, partition_count=2) as two:
+        await two.create()
+    try:
+        async with await TaskHub.open_existing(account, hub_name, 4) as hub:
+            assert hub.names.partition_count == 2
+    finally:
+        async with TaskHub(account, hub_name, partition_count=2) as two:
+            await two.delete()
 
 
 async def test_an_invalid_hub_name_is_refused_before_anything_is_written(account):

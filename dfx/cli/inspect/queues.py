@@ -17,6 +17,7 @@ from dfx.cli.console import (
     ConnectionOption,
     JsonOption,
     TaskHubOption,
+    open_hub,
     out,
     print_json,
     run,
@@ -26,7 +27,6 @@ from dfx.cli.inspect.common import format_duration
 from dfx.emulator.config import Settings
 
 if TYPE_CHECKING:
-    from dfx.emulator.storage import TaskHub
     from dfx.emulator.storage.messages import MessageData
 
 HIGH_DEQUEUE_COUNT = 5  # a message taken this often keeps failing (the provider abandons with back-off)
@@ -126,28 +126,10 @@ def describe_message(raw: Any, data: MessageData | None, now: datetime) -> Peeke
     )
 
 
-async def hub_as_created(settings: Settings) -> TaskHub:
-    """The task hub with the partition count it was created with (its Partitions rows), whatever host.json says."""
-    from dfx.emulator.storage import TaskHub
-
-    hub = TaskHub(settings.storage, settings.hub_name, settings.partition_count)
-    try:
-        await hub.require()
-        leases = await hub.partitions.read_all()
-    except BaseException:
-        await hub.close()
-        raise
-    if leases and len(leases) != hub.names.partition_count:
-        await hub.close()
-        hub = TaskHub(settings.storage, settings.hub_name, len(leases))
-    return hub
-
-
 async def _load(settings: Settings, peek: int) -> list[QueueReport]:
     from dfx.emulator.durable.history import utcnow
 
-    hub = await hub_as_created(settings)
-    async with hub:
+    async with open_hub(settings) as hub:
 
         async def report(name: str, kind: str) -> QueueReport:
             depth = await hub.queues.depth(name)

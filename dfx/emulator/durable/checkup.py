@@ -221,15 +221,14 @@ async def _instance_view(hub: TaskHub, instance_id: str) -> tuple[InstanceView |
 async def _read_hub(account: StorageAccount, hub_name: str, configured: int, instance_id: str | None,
                     machine: str) -> dict[str, Any]:  # fmt: skip
     """The Snapshot fields that come from the hub itself."""
-    from dfx.emulator.storage import TaskHub, list_task_hubs
+    from dfx.emulator.storage import TaskHub, TaskHubNotFoundError, list_task_hubs
 
-    async with TaskHub(account, hub_name, configured) as probe_hub:
-        if not await probe_hub.exists():
-            return {"hub_exists": False, "hubs": tuple(await list_task_hubs(account))}
-        leases = await probe_hub.partitions.read_all()
-    # An existing hub keeps the partition count it was created with: its instances live on those queues.
-    count = len(leases) if leases and len(leases) != configured else configured
-    async with TaskHub(account, hub_name, count) as hub:
+    try:
+        hub = await TaskHub.open_existing(account, hub_name, configured)
+    except TaskHubNotFoundError:
+        return {"hub_exists": False, "hubs": tuple(await list_task_hubs(account))}
+    async with hub:
+        leases = await hub.partitions.read_all()
         queue_names = list(dict.fromkeys([*hub.names.control_queues, *(p.queue_name for p in leases)]))
         queue_names.append(hub.names.work_item_queue)
         gathered = await asyncio.gather(

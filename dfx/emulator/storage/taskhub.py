@@ -60,6 +60,28 @@ class TaskHub:
         self.partitions = PartitionsTable(self.clients, self.names.partitions_table)
         self.queues = HubQueues(self.clients, self.names, self.blobs)
 
+    @classmethod
+    async def open_existing(
+        cls, account: StorageAccount, hub_name: str, partition_count: int = DEFAULT_PARTITION_COUNT
+    ) -> TaskHub:
+        """An existing hub with the partition count it was created with, whatever ``partition_count`` says now.
+
+        Its Partitions rows tell the count (``partition_count`` when it has none): a message for an instance
+        must land on the control queue that the hub's hosts read. Raises TaskHubNotFoundError when the hub does
+        not exist. The caller closes the hub (``async with``).
+        """
+        hub = cls(account, hub_name, partition_count)
+        try:
+            await hub.require()
+            leases = await hub.partitions.read_all()
+        except BaseException:
+            await hub.close()
+            raise
+        if leases and len(leases) != partition_count:
+            await hub.close()
+            hub = cls(account, hub_name, len(leases))
+        return hub
+
     @property
     def name(self) -> str:
         return self.names.hub
