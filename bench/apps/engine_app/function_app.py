@@ -1,4 +1,6 @@
-"""Orchestrations the engine benchmark drives: chaining, a long chain, a wide fan-out, an event sink."""
+"""Orchestrations the engine benchmark drives: chaining, a long chain, a wide fan-out, an event sink, short timers."""
+
+from datetime import timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -33,6 +35,14 @@ def event_sink(context: df.DurableOrchestrationContext):
     for n in range(context.get_input()):
         yield context.wait_for_external_event(f"ping{n}")
     return "all received"
+
+
+@app.orchestration_trigger(context_name="context")
+def short_timers(context: df.DurableOrchestrationContext):
+    # Queues hide messages for whole seconds; a local timer should still fire when it is due.
+    for _ in range(context.get_input()):
+        yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=200))
+    return "done"
 
 
 @app.activity_trigger(input_name="city")

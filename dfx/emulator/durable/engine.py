@@ -62,6 +62,7 @@ from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
 from dfx.emulator.storage.instances_table import CheckpointColumns, checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
+from dfx.emulator.storage.queues import delay_seconds
 from dfx.emulator.storage.taskhub import TaskHub
 from dfx.emulator.worker import sdk_speedups
 from dfx.emulator.worker.converters import call_durable_trigger
@@ -243,16 +244,25 @@ class Engine:
 
     # -- polling ------------------------------------------------------------------------------------
 
-    async def _wait(self, queue_name: str, delay: float) -> None:
+    async def _wait(self, queue_name: str, delay: float) -> bool:
+        """Wait out a back-off unless woken first; True when woken."""
         event = self.wakeups[queue_name]
+        woken = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=delay)
+            woken = True
         event.clear()
+        return woken
 
     async def _receive(
         self, queue_name: str, count: int, visibility: int, delay: float
     ) -> tuple[list[ReceivedMessage], float]:
-        """One poll: the messages and the next back-off (reset by a hit, doubled and waited out by a miss)."""
+        """One poll: the messages and the next back-off (reset by a hit or a wake-up, else doubled).
+
+        A wake-up that finds nothing (a timer message a moment before Azure Storage shows it) starts the
+        back-off again from the shortest step, so the message is seen within moments instead of after the
+        long wait an idle queue has built up.
+        """
         try:
             messages = await self.hub.queues.receive(queue_name, count, visibility)
         except (StorageError, OSError) as exc:
@@ -260,8 +270,8 @@ class Engine:
             messages = []
         if messages:
             return messages, MIN_POLL
-        await self._wait(queue_name, delay)
-        return [], self._next_delay(delay)
+        woken = await self._wait(queue_name, delay)
+        return [], MIN_POLL if woken else self._next_delay(delay)
 
     def _next_delay(self, delay: float) -> float:
         return min(delay * 2 * random.uniform(0.8, 1.2), self.settings.durable.max_queue_polling_interval)
@@ -290,6 +300,40 @@ class Engine:
         """Wake ``queue_name``'s poller when a timer message becomes visible (no polling gap for timers)."""
         delay = max(0.0, (at - utcnow()).total_seconds()) + 0.05
         asyncio.get_running_loop().call_later(delay, self.wake, queue_name)
+
+    async def _send_delayed(self, message: MessageData, delay: float) -> None:
+        """Put a message that must stay hidden for ``delay`` seconds (a timer, a scheduled signal) and see it
+        delivered on time.
+
+        Queues hide messages for whole seconds, rounded up, so a 200 ms timer would wait a second for the
+        queue. When this process owns the queue it takes the still-hidden message itself at the exact time,
+        with the put's pop receipt (``_fire``); otherwise, or if that fails, the poller is woken when the put's
+        visibility really ends. A crash in between costs nothing: the message shows up at its whole second.
+        """
+        sent_at = utcnow()
+        queue = self.hub.names.control_queue_for(message.target.instance_id)
+        sent = await self.hub.queues.send(queue, message, delay or None)
+        if queue in self.owned:
+            due = max(0.0, delay - (utcnow() - sent_at).total_seconds())
+            asyncio.get_running_loop().call_later(
+                due, lambda: self._spawn(self._fire(sent), f"dfx-timer-{sent.message_id}")
+            )
+        else:
+            self.schedule_wakeup(queue, sent_at + timedelta(seconds=delay_seconds(delay)))
+
+    async def _fire(self, message: ReceivedMessage) -> None:
+        """A delayed message is due: hide it for processing with the put's receipt and hand it to its session."""
+        if self.stopping.is_set():
+            return
+        try:
+            taken = message.queue_name in self.owned and await self.hub.queues.renew(message, self.control_visibility)
+        except (StorageError, OSError) as exc:
+            log.warning("taking the due message %s failed: %s", message.message_id, exc)
+            taken = False
+        if taken:
+            self._deliver(message)
+        else:  # the poller received it first, or the partition moved: the queue has it
+            self.wake(message.queue_name)
 
     # -- orchestration episodes ---------------------------------------------------------------------
 
@@ -534,8 +578,7 @@ class Engine:
         """Put a scheduled signal back until it is due, at most 6 days at a time (storage-layout §5.5)."""
         delay = min((due - utcnow()).total_seconds(), MAX_SIGNAL_DELAY.total_seconds())
         fresh = MessageData(message.task_message, sender=message.sender, episode=message.episode)
-        queue = await self.hub.queues.send_to_instance(fresh, max(0.0, delay))
-        self.schedule_wakeup(queue, utcnow() + timedelta(seconds=delay))
+        await self._send_delayed(fresh, max(0.0, delay))
 
     def _invoke_for(self, name: str) -> Callable[[str], str]:
         """The orchestrator called ``name`` as a function of its trigger payload (failing when it is unknown)."""
@@ -731,9 +774,7 @@ class Engine:
             if item.visible_at is None:
                 await self.send_control(message)
                 return
-            delay = max(0.0, (item.visible_at - utcnow()).total_seconds())
-            queue = await self.hub.queues.send_to_instance(message, delay or None)
-            self.schedule_wakeup(queue, item.visible_at)
+            await self._send_delayed(message, max(0.0, (item.visible_at - utcnow()).total_seconds()))
 
         # Messages to one target keep their order (an entity must see signal, signal, call as sent); different
         # targets are sent in parallel.

@@ -204,11 +204,12 @@ class HubQueues:
             return None
 
     @storage_call
-    async def renew(self, message: ReceivedMessage, visibility_timeout: int = DEFAULT_VISIBILITY) -> None:
-        """Keep a message hidden while its work runs."""
+    async def renew(self, message: ReceivedMessage, visibility_timeout: int = DEFAULT_VISIBILITY) -> bool:
+        """Keep a message hidden while its work runs; False when it is gone or someone else received it."""
         receipt = await self._update(message.queue_name, message.message_id, message.pop_receipt, visibility_timeout)
         if receipt:
             message.pop_receipt = receipt
+        return receipt is not None
 
     @storage_call
     async def abandon(self, message: ReceivedMessage, delay: int | None = None) -> None:
