@@ -9,7 +9,6 @@ from dfx.emulator.durable.diagnosis import (
     AppView,
     Finding,
     InstanceView,
-    MessageView,
     PartitionView,
     QueueView,
     SettingsProblem,
@@ -36,6 +35,7 @@ from dfx.emulator.durable.history import (
     TimerCreatedEvent,
     TimerFiredEvent,
 )
+from dfx.emulator.storage.peeked import PeekedMessage
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
 HUB = "DoctorHub"
@@ -61,10 +61,13 @@ def lease(queue: str, owner: str | None = None, *, expires_in: float = 30, answe
 def message(queue: str, event_type: str | None = "ExecutionStarted", *, instance: str = ID, name: str | None = None,
             age: float = 5, dequeues: int = 1, event_id: int = -1, answers: int | None = None):  # fmt: skip
     inserted = NOW - timedelta(seconds=age)
-    return MessageView(queue, f"m-{event_id}", inserted, dequeues, event_type, instance, name, event_id, answers)
+    return PeekedMessage(queue, f"m-{event_id}", inserted, dequeues, event_type, instance, name, event_id, answers)
 
 
-def hub(*, owner: str | None = None, queues: dict[str, tuple[int, list[MessageView]]] | None = None, **kw) -> Snapshot:
+Queues = dict[str, tuple[int, list[PeekedMessage]]]
+
+
+def hub(*, owner: str | None = None, queues: Queues | None = None, **kw) -> Snapshot:
     """A snapshot of an existing hub; ``owner`` holds every partition, ``queues`` maps names to (count, visible)."""
     queues = queues or {}
     views = tuple(QueueView(n, *queues.get(n, (0, []))) for n in [*CONTROL, WORK])

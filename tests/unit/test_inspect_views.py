@@ -12,12 +12,13 @@ from dfx.cli.inspect.common import format_duration
 from dfx.cli.inspect.failures import error_type_of, failure_of
 from dfx.cli.inspect.history import history_cells
 from dfx.cli.inspect.instances import SortKey, name_filter, sort_records
-from dfx.cli.inspect.queues import describe_message
+from dfx.cli.inspect.queues import message_detail
 from dfx.cli.inspect.tree import ChildRef, children_of
 from dfx.emulator.durable.activities import failure_details
 from dfx.emulator.durable.history import OrchestrationInstance, OrchestrationStatus, TaskScheduledEvent
 from dfx.emulator.storage.instances_table import InstanceRecord
 from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.emulator.storage.peeked import peeked_message
 
 T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
 
@@ -131,13 +132,14 @@ def test_a_peeked_message_is_described_by_its_event_target_and_age():
         TaskMessage(TaskScheduledEvent(event_id=3, name="hello"), OrchestrationInstance("i1", "e1")), sequence_number=7
     )
     raw = QueueMessage(content=data.encode(), id="m1", inserted_on=T0, dequeue_count=6)
-    peeked = describe_message(raw, data, now=T0 + timedelta(seconds=90))
+    peeked = peeked_message("q", raw, data)
     assert (peeked.event_type, peeked.instance_id, peeked.execution_id, peeked.sequence_number) == (
         "TaskScheduled", "i1", "e1", 7
     )  # fmt: skip
-    assert (peeked.detail, peeked.dequeue_count, peeked.age_seconds, peeked.in_blob) == ("hello", 6, 90.0, False)
-    unreadable = describe_message(QueueMessage(content="junk", id="m2", dequeue_count=0), None, now=T0)
-    assert unreadable.event_type is None and unreadable.age_seconds is None
+    age = peeked.age_seconds(T0 + timedelta(seconds=90))
+    assert (message_detail(peeked), peeked.dequeue_count, age, peeked.in_blob) == ("hello", 6, 90.0, False)
+    unreadable = peeked_message("q", QueueMessage(content="junk", id="m2", dequeue_count=0), None)
+    assert unreadable.event_type is None and unreadable.age_seconds(T0) is None
 
 
 def test_history_cells_number_the_rows_and_time_them_from_the_start():

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,56 +25,22 @@ from dfx.cli.console import (
 )
 from dfx.cli.inspect.common import format_duration
 from dfx.emulator.config import Settings
-
-if TYPE_CHECKING:
-    from dfx.emulator.storage.messages import MessageData
-
-HIGH_DEQUEUE_COUNT = 5  # a message taken this often keeps failing (the provider abandons with back-off)
-MAX_PEEK = 32  # Azure Queue's limit for one peek
-
-
-@dataclass(frozen=True)
-class PeekedMessage:
-    """A message at the head of a queue, decoded from its envelope (``event_type`` None if unreadable)."""
-
-    message_id: str
-    event_type: str | None
-    instance_id: str | None
-    execution_id: str | None
-    sequence_number: int | None
-    dequeue_count: int
-    inserted: datetime | None
-    age_seconds: float | None
-    detail: str | None = None
-    in_blob: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "messageId": self.message_id,
-            "eventType": self.event_type,
-            "instanceId": self.instance_id,
-            "executionId": self.execution_id,
-            "sequenceNumber": self.sequence_number,
-            "dequeueCount": self.dequeue_count,
-            "insertedTime": self.inserted,
-            "ageSeconds": round(self.age_seconds, 3) if self.age_seconds is not None else None,
-            "detail": self.detail,
-            "largeMessageBlob": self.in_blob,
-        }
+from dfx.emulator.storage.peeked import PEEK_LIMIT, POISON_DEQUEUES, PeekedMessage, peeked_message
 
 
 @dataclass
 class QueueReport:
-    """One queue: its approximate depth (hidden messages included) and the visible messages peeked."""
+    """One queue: its approximate depth (hidden messages included) and the visible messages peeked at ``now``."""
 
     name: str
     kind: str
     depth: int
+    now: datetime
     messages: list[PeekedMessage] = field(default_factory=list)
 
     @property
     def oldest_age(self) -> float | None:
-        return max((m.age_seconds for m in self.messages if m.age_seconds is not None), default=None)
+        return max((a for m in self.messages if (a := m.age_seconds(self.now)) is not None), default=None)
 
     @property
     def max_dequeue_count(self) -> int | None:
@@ -89,41 +55,32 @@ class QueueReport:
             "peeked": len(self.messages),
             "oldestMessageAgeSeconds": round(oldest, 3) if oldest is not None else None,
             "maxDequeueCount": self.max_dequeue_count,
-            "messages": [m.to_json() for m in self.messages],
+            "messages": [message_json(m, self.now) for m in self.messages],
         }
 
 
-def _detail(data: MessageData) -> str | None:
-    """What identifies the event beyond its type: the activity, event or orchestration name, a fire time."""
-    event = data.event
-    fire_at = getattr(event, "fire_at", None)
-    if isinstance(fire_at, datetime):
-        return f"fires at {fire_at.isoformat().replace('+00:00', 'Z')}"
-    name = getattr(event, "name", None)
-    return str(name) if name else None
+def message_detail(message: PeekedMessage) -> str | None:
+    """What identifies the event beyond its type: the time a timer fires, else the activity, event or
+    orchestration name."""
+    if message.fire_at is not None:
+        return f"fires at {message.fire_at.isoformat().replace('+00:00', 'Z')}"
+    return message.name or None
 
 
-def describe_message(raw: Any, data: MessageData | None, now: datetime) -> PeekedMessage:
-    """A peeked queue message (the SDK's QueueMessage) and its decoded envelope, for people and for JSON."""
-    from dfx.emulator.storage.messages import MessageFormatError, decode_body
-
-    inserted = getattr(raw, "inserted_on", None)
-    try:
-        in_blob = bool(decode_body(str(raw.content)).get("CompressedBlobName"))
-    except MessageFormatError:
-        in_blob = False
-    return PeekedMessage(
-        message_id=str(raw.id),
-        event_type=data.event.event_type.name if data is not None else None,
-        instance_id=data.target.instance_id if data is not None else None,
-        execution_id=data.target.execution_id if data is not None else None,
-        sequence_number=data.sequence_number if data is not None else None,
-        dequeue_count=int(raw.dequeue_count or 0),
-        inserted=inserted,
-        age_seconds=max((now - inserted).total_seconds(), 0.0) if inserted else None,
-        detail=_detail(data) if data is not None else None,
-        in_blob=in_blob,
-    )
+def message_json(message: PeekedMessage, now: datetime) -> dict[str, Any]:
+    age = message.age_seconds(now)
+    return {
+        "messageId": message.message_id,
+        "eventType": message.event_type,
+        "instanceId": message.instance_id,
+        "executionId": message.execution_id,
+        "sequenceNumber": message.sequence_number,
+        "dequeueCount": message.dequeue_count,
+        "insertedTime": message.inserted_on,
+        "ageSeconds": round(age, 3) if age is not None else None,
+        "detail": message_detail(message),
+        "largeMessageBlob": message.in_blob,
+    }
 
 
 async def _load(settings: Settings, peek: int) -> list[QueueReport]:
@@ -134,8 +91,7 @@ async def _load(settings: Settings, peek: int) -> list[QueueReport]:
         async def report(name: str, kind: str) -> QueueReport:
             depth = await hub.queues.depth(name)
             peeked = await hub.queues.peek(name, peek) if peek else []
-            now = utcnow()
-            return QueueReport(name, kind, depth.count, [describe_message(m, d, now) for m, d in peeked])
+            return QueueReport(name, kind, depth.count, utcnow(), [peeked_message(name, m, d) for m, d in peeked])
 
         control = [(name, f"control {i:02d}") for i, name in enumerate(hub.names.control_queues)]
         return list(
@@ -147,7 +103,7 @@ def _count(value: int | None) -> str:
     if value is None:
         return ""
     text = str(value)
-    return f"[bold red]{text}[/]" if value >= HIGH_DEQUEUE_COUNT else text
+    return f"[bold red]{text}[/]" if value >= POISON_DEQUEUES else text
 
 
 def _show(hub_name: str, reports: list[QueueReport], peek: int) -> None:
@@ -177,20 +133,20 @@ def _show(hub_name: str, reports: list[QueueReport], peek: int) -> None:
                 escape(m.execution_id or ""),
                 "" if m.sequence_number is None else str(m.sequence_number),
                 _count(m.dequeue_count),
-                format_duration(m.age_seconds),
-                escape(m.detail or ""),
+                format_duration(m.age_seconds(r.now)),
+                escape(message_detail(m) or ""),
             )
         out.print(table)
-    if any((r.max_dequeue_count or 0) >= HIGH_DEQUEUE_COUNT for r in reports):
+    if any((r.max_dequeue_count or 0) >= POISON_DEQUEUES for r in reports):
         out.print(
-            f"[bold red]Dequeue counts of {HIGH_DEQUEUE_COUNT} or more[/]: those messages keep failing or timing out; "
+            f"[bold red]Dequeue counts of {POISON_DEQUEUES} or more[/]: those messages keep failing or timing out; "
             "`dfx doctor` explains why."
         )
 
 
 def queues(
     peek: Annotated[
-        int, typer.Option("--peek", min=0, max=MAX_PEEK, help="Messages to peek at per queue (0: depths only).")
+        int, typer.Option("--peek", min=0, max=PEEK_LIMIT, help="Messages to peek at per queue (0: depths only).")
     ] = 5,
     task_hub: TaskHubOption = None,
     connection: ConnectionOption = None,

@@ -25,10 +25,8 @@ from azure.core.exceptions import HttpResponseError
 
 from dfx.emulator.config import Settings, load_settings
 from dfx.emulator.durable.diagnosis import (
-    PEEK_LIMIT,
     AppView,
     InstanceView,
-    MessageView,
     PartitionView,
     QueueView,
     SettingsProblem,
@@ -41,11 +39,11 @@ from dfx.emulator.durable.history import SubOrchestrationInstanceCreatedEvent, u
 from dfx.emulator.storage.connection import SERVICES, StorageAccount
 from dfx.emulator.storage.errors import ConnectionStringError, StorageError, TaskHubNameError
 from dfx.emulator.storage.names import DEFAULT_HUB_NAME
+from dfx.emulator.storage.peeked import PEEK_LIMIT, peeked_message
 from dfx.errors import DfxError
 
 if TYPE_CHECKING:  # the storage SDKs load only when a diagnosis runs
     from dfx.emulator.storage import TaskHub
-    from dfx.emulator.storage.messages import MessageData
     from dfx.emulator.storage.partitions import PartitionLease
 
 PROBE_TIMEOUT = 1.0
@@ -158,29 +156,9 @@ async def _partition_views(leases: list[PartitionLease], machine: str) -> tuple[
     return tuple(view(lease) for lease in leases)
 
 
-def message_view(queue_name: str, raw: Any, data: MessageData | None) -> MessageView:
-    """A peeked message (the queue SDK's message and its decoded envelope) as the rules see it."""
-    inserted = to_utc(raw.inserted_on) if raw.inserted_on else None
-    if data is None:
-        return MessageView(queue_name, raw.id, inserted, int(raw.dequeue_count or 0), None)
-    event = data.event
-    answers = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
-    return MessageView(
-        queue_name=queue_name,
-        message_id=raw.id,
-        inserted_on=inserted,
-        dequeue_count=int(raw.dequeue_count or 0),
-        event_type=event.event_type.name,
-        instance_id=data.target.instance_id,
-        name=getattr(event, "name", None),
-        event_id=event.event_id,
-        answers_id=answers,
-    )
-
-
 async def _queue_view(hub: TaskHub, name: str) -> QueueView:
     depth, peeked = await asyncio.gather(hub.queues.depth(name), hub.queues.peek(name, PEEK_LIMIT))
-    visible = tuple(message_view(name, raw, data) for raw, data in peeked)
+    visible = tuple(peeked_message(name, raw, data) for raw, data in peeked)
     return QueueView(name, max(depth.count, len(visible)), visible)
 
 

@@ -27,10 +27,8 @@ from dfx.emulator.durable.history import (
     TimerFiredEvent,
 )
 from dfx.emulator.storage.names import sanitize_hub_name
+from dfx.emulator.storage.peeked import PEEK_LIMIT, POISON_DEQUEUES, PeekedMessage
 
-PEEK_LIMIT = 32
-"""A queue peek returns at most this many messages: with fewer, it saw every visible one."""
-POISON_DEQUEUES = 5
 STALE_AFTER = timedelta(minutes=1)
 """A visible message older than this that nobody takes is stuck."""
 MAX_PER_QUEUE = 5
@@ -125,29 +123,12 @@ class PartitionView:
 
 
 @dataclass(frozen=True)
-class MessageView:
-    """A peeked queue message: what the queue says about it and what it carries."""
-
-    queue_name: str
-    message_id: str
-    inserted_on: datetime | None
-    dequeue_count: int
-    event_type: str | None
-    """None when the body is not a task hub message."""
-    instance_id: str | None = None
-    name: str | None = None
-    event_id: int = -1
-    answers_id: int | None = None
-    """TaskScheduledId / TimerId of a completion or timer message."""
-
-
-@dataclass(frozen=True)
 class QueueView:
     """A queue's approximate depth and the visible messages a peek returned."""
 
     name: str
     count: int
-    visible: tuple[MessageView, ...] = ()
+    visible: tuple[PeekedMessage, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -159,7 +140,7 @@ class QueueView:
         """Messages a peek cannot see: taken by a host, or delayed (timers, back-off)."""
         return max(0, self.count - len(self.visible)) if self.complete else 0
 
-    def oldest(self) -> MessageView | None:
+    def oldest(self) -> PeekedMessage | None:
         dated = [m for m in self.visible if m.inserted_on is not None]
         return min(dated, key=lambda m: m.inserted_on or datetime.max) if dated else None
 
@@ -294,7 +275,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _label(message: MessageView) -> str:
+def _label(message: PeekedMessage) -> str:
     text = message.event_type or "unreadable message"
     return f"{text} {message.name!r}" if message.name else text
 
@@ -542,7 +523,8 @@ def _poison(snapshot: Snapshot, queue: QueueView) -> list[Finding]:
         findings.append(_error("poison-message", title, detail, fix))
     if len(poison) > MAX_PER_QUEUE:
         more = len(poison) - MAX_PER_QUEUE
-        findings.append(_error("poison-message", f"{more} more messages on {queue.name} were dequeued 5+ times"))
+        title = f"{more} more messages on {queue.name} were dequeued {POISON_DEQUEUES}+ times"
+        findings.append(_error("poison-message", title))
     return findings
 
 
@@ -631,7 +613,7 @@ def open_work(history: Iterable[HistoryEvent]) -> OpenWork:
     )
 
 
-def _messages_for(queue: QueueView | None, instance_id: str) -> list[MessageView]:
+def _messages_for(queue: QueueView | None, instance_id: str) -> list[PeekedMessage]:
     return [m for m in queue.visible if m.instance_id == instance_id] if queue else []
 
 
@@ -805,7 +787,7 @@ def _running(snapshot: Snapshot, instance: InstanceView, *, entity: bool) -> lis
 
 
 def _open_activity(
-    snapshot: Snapshot, instance: InstanceView, scheduled: TaskScheduledEvent, arrived: list[MessageView]
+    snapshot: Snapshot, instance: InstanceView, scheduled: TaskScheduledEvent, arrived: list[PeekedMessage]
 ) -> Finding:
     ident, task = instance.instance_id, scheduled.event_id
     label = f"activity {scheduled.name or '?'!r} (task {task})"
