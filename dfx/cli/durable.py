@@ -53,12 +53,14 @@ ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in
 async def _client(settings: Settings, *, create: bool = False) -> AsyncIterator[DurableClient]:
     """A Durable client on the hub of ``settings``, configured as ``dfx start`` configures the host's."""
     from dfx.emulator.durable.client import DurableClient, InstanceNotFound
+    from dfx.emulator.durable.nudge import NudgingSender
     from dfx.emulator.storage import InstanceNotFoundError
 
     async with open_hub(settings, create=create) as hub:
         try:
             yield DurableClient(
                 hub,
+                dispatcher=await NudgingSender.for_hub(hub),  # a local `dfx start` on the hub acts at once
                 default_version=settings.durable.default_version,
                 overwrite_running=settings.durable.overridable_existing_instance_states == "AnyState",
             )

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from dfx.emulator import azurite
 from dfx.emulator.config import Settings
-from dfx.emulator.durable.client_binding import RPC_PATH, WEBHOOK_PATH, client_binding_json
+from dfx.emulator.durable.client_binding import RPC_PATH, WAKE_PATH, WEBHOOK_PATH, client_binding_json
 from dfx.emulator.http.functions import FunctionRoutes, build_routes, supplied_key
 from dfx.emulator.http.keys import HostKeys, load_or_create_keys
 from dfx.emulator.http.routes import RouteTemplateError, join_route
@@ -108,6 +108,7 @@ class Host:
         self.management: Any = None
         self.state.extra[f"/{WEBHOOK_PATH}/"] = self.durable_api
         self.state.extra[f"/{RPC_PATH}/"] = self.durable_api
+        self.state.extra[f"/{WAKE_PATH}"] = self.wake
 
     def client_binding(self, request: web.Request, function: IndexedFunction) -> str:
         """The ``durableClient`` string for an invocation that came in through ``request``."""
@@ -185,6 +186,16 @@ class Host:
             return web.Response(status=403)
         base = f"/{WEBHOOK_PATH}/" if webhook else f"/{RPC_PATH}/"
         return await self.management.handle(request, request.path[len(base) :])
+
+    async def wake(self, request: web.Request) -> web.StreamResponse:
+        """A local client (``dfx durable ...``) put a message on a queue: poll it now, not after the back-off."""
+        if request.remote not in ("127.0.0.1", "::1", None):
+            return web.Response(status=403)
+        queue = request.query.get("queue", "")
+        if request.method != "POST" or self.engine is None or queue not in self.engine.owned:
+            return web.Response(status=404)
+        self.engine.wake(queue)
+        return web.Response(status=202)
 
     def print_functions(self) -> None:
         """The function table, as ``func start`` prints it."""

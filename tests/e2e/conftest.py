@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,3 +160,15 @@ def call(method: str, url: str, body: bytes | None = None, headers: dict[str, st
             return Reply(response.status, dict(response.headers.items()), response.read())
     except urllib.error.HTTPError as error:
         return Reply(error.code, dict(error.headers.items()), error.read())
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy, and return that; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s (last: {last!r})")

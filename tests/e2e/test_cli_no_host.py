@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dfx.cli.main import app
 from dfx.emulator.storage import StorageAccount
-from tests.e2e.conftest import APPS, HostLauncher
+from tests.e2e.conftest import APPS, HostLauncher, call, eventually
 from tests.e2e.test_durable import wait_done
 
 pytestmark = pytest.mark.azurite
@@ -42,3 +42,17 @@ def test_instances_started_and_signalled_without_a_host_run_when_one_starts(
     assert all(p["owner"] and not p["expired"] for p in info["partitions"]), info["partitions"]
     assert info["instances"]["byRuntimeStatus"] == {"Completed": 2}
     assert json.loads(dfx("durable", "purge-history", "--yes", *conn, "--json")) == {"instancesDeleted": 2}
+
+
+def test_a_running_host_polls_a_queue_at_once_when_the_cli_nudges_it(account: StorageAccount, start_host: HostLauncher):
+    hub = "nudge" + uuid.uuid4().hex[:10]
+    host = start_host(APPS / "durable_app", "--no-watch", "--task-hub", hub)
+    owned = f"{hub.lower()}-control-00"
+    assert eventually(lambda: call("POST", f"{host.url}/admin/dfx/wake?queue={owned}").status == 202)
+    assert call("POST", f"{host.url}/admin/dfx/wake?queue=someone-elses-queue").status == 404
+    assert call("GET", f"{host.url}/admin/dfx/wake?queue={owned}").status == 404
+
+    conn = ["--task-hub", hub, "--connection", account.connection_string()]
+    dfx("durable", "start-new", "--function-name", "approval", "--id", "a2", *conn)
+    dfx("durable", "raise-event", "a2", "--event-name", "approve", "--event-data", '"yes"', *conn)
+    assert wait_done(host, "a2")["output"] == {"approved": "yes"}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SAMPLES, HostLauncher, RunningHost, call
+from tests.e2e.conftest import SAMPLES, HostLauncher, RunningHost, call, eventually
 
 pytestmark = pytest.mark.azurite
 HUB = "ent" + uuid.uuid4().hex[:12]
@@ -21,16 +21,6 @@ def host(module_hosts: HostLauncher) -> RunningHost:
     running = module_hosts(SAMPLES / "counter_entity", "--no-watch", "--task-hub", HUB)
     running.wait_for("Task hub")
     return running
-
-
-def eventually(check, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def entity_url(host: RunningHost, name: str, key: str, query: str = "") -> str:

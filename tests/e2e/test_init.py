@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typer.testing import CliRunner
 
 from dfx.cli.main import app, main
 from dfx.emulator.storage import StorageAccount, TaskHub
-from tests.e2e.conftest import HostLauncher, RunningHost, call
+from tests.e2e.conftest import HostLauncher, RunningHost, call, eventually
 
 pytestmark = pytest.mark.azurite
 runner = CliRunner()
@@ -55,16 +54,6 @@ def one_line_error(code: int, stderr: str, fragment: str) -> None:
     lines = stderr.strip().splitlines()
     assert code == 1 and lines[0].startswith("error: ") and fragment in lines[0], stderr
     assert len(lines) <= 2 and "Traceback" not in stderr
-
-
-def eventually(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def finished(status_url: str) -> dict[str, Any]:

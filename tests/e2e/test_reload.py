@@ -6,25 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import APPS, HostLauncher, RunningHost, call
+from tests.e2e.conftest import APPS, HostLauncher, RunningHost, call, eventually
 
 pytestmark = pytest.mark.azurite
-
-
-def eventually(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"not true within {timeout} s (last: {last!r})")
 
 
 def edit(path: Path, old: str, new: str) -> None:

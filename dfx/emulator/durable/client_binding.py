@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 WEBHOOK_PATH = "runtime/webhooks/durabletask"
 RPC_PATH = "durabletask"
+WAKE_PATH = "admin/dfx/wake"
+"""``POST /admin/dfx/wake?queue=NAME`` (loopback only): a message waits on a queue this host owns; poll it now."""
 DEFAULT_CONNECTION = "Storage"
 INSTANCE_PLACEHOLDER = "INSTANCEID"
 

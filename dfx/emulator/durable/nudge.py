@@ -1,0 +1,67 @@
+"""Control messages sent from outside a host (the CLI), with a nudge to a local host that owns their queue.
+
+A host polls an idle control queue with a back-off of up to ``maxQueuePollingInterval`` (30 s), so a message
+another process puts there can wait that long. The message always goes through storage first; then, when the
+queue's live lease names a dfx host on this machine (owner ``machine:port``), that host is asked to poll now.
+A nudge that fails changes nothing: the host finds the message on its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dfx.emulator.durable.client_binding import WAKE_PATH
+from dfx.emulator.durable.history import utcnow
+from dfx.emulator.storage.messages import MessageData
+from dfx.emulator.storage.partitions import PartitionLease
+from dfx.emulator.storage.taskhub import TaskHub
+
+log = logging.getLogger(__name__)
+NUDGE_TIMEOUT = 1.0
+
+
+def local_host_port(lease: PartitionLease, now: datetime, machine: str | None = None) -> int | None:
+    """The port of the dfx host on this machine that holds ``lease`` now, or None."""
+    owner = lease.current_owner
+    if not owner or lease.expires_at is None or lease.expires_at <= now:
+        return None
+    name, _, port = owner.rpartition(":")
+    if name != (machine or socket.gethostname()) or not port.isdigit():
+        return None
+    return int(port)
+
+
+def _post(url: str) -> None:
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST", data=b""), timeout=NUDGE_TIMEOUT):
+        pass
+
+
+@dataclass
+class NudgingSender:
+    """A client ``Dispatcher`` for processes without an engine: send through storage, then nudge the owner."""
+
+    hub: TaskHub
+    leases: dict[str, PartitionLease] = field(default_factory=dict)
+
+    @classmethod
+    async def for_hub(cls, hub: TaskHub) -> NudgingSender:
+        return cls(hub, {lease.queue_name: lease for lease in await hub.partitions.read_all()})
+
+    async def send_control(self, message: MessageData) -> str:
+        queue = await self.hub.queues.send_to_instance(message)
+        lease = self.leases.get(queue)
+        port = local_host_port(lease, utcnow()) if lease is not None else None
+        if port is not None:
+            try:
+                await asyncio.to_thread(_post, f"http://127.0.0.1:{port}/{WAKE_PATH}?queue={queue}")
+            except OSError as exc:  # urllib's errors are OSErrors; the host will poll anyway
+                log.debug("nudging the host on port %s failed: %s", port, exc)
+        return queue
+
+    def note_new_instance(self, instance_id: str) -> None:
+        """Only an engine in this process could use the hint."""
