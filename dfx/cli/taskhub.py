@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from dfx.cli.console import (
     settings_for,
 )
 from dfx.emulator.config import Settings
+from dfx.emulator.durable.leases import lease_expired, live_owners
 
 if TYPE_CHECKING:  # the storage SDKs load only when a command runs
     from dfx.emulator.storage import TaskHub
@@ -45,16 +45,6 @@ COUNT_CAP = 10_000
 
 def _utc(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else ""
-
-
-def lease_expired(lease: PartitionLease, now: datetime) -> bool:
-    """Whether a partition's lease has run out (or was never taken): no host is reading that control queue."""
-    return lease.expires_at is None or lease.expires_at <= now
-
-
-def live_owners(leases: Iterable[PartitionLease], now: datetime) -> list[str]:
-    """The hosts that hold an unexpired lease on some partition, that is, the hosts serving the hub now."""
-    return sorted({p.current_owner for p in leases if p.current_owner and not lease_expired(p, now)})
 
 
 @app.command("list")
@@ -115,7 +105,7 @@ class HubInfo:
                     "ownedSince": p.owned_since,
                     "lastRenewal": p.last_renewal,
                     "expiresAt": p.expires_at,
-                    "expired": lease_expired(p, now),
+                    "expired": lease_expired(p.expires_at, now),
                     "nextOwner": p.next_owner,
                     "isDraining": p.is_draining,
                 }
@@ -198,7 +188,7 @@ def info(
     for p in hub.partitions:
         if p.current_owner is None:
             expiry = "[yellow]no owner[/]"
-        elif lease_expired(p, now):
+        elif lease_expired(p.expires_at, now):
             expiry = f"[red]{_utc(p.expires_at)} (expired)[/]"
         else:
             expiry = f"[green]{_utc(p.expires_at)}[/]"

@@ -32,10 +32,10 @@ from dfx.emulator.durable.diagnosis import (
     SettingsProblem,
     Snapshot,
     StorageProbe,
-    worker_address,
 )
 from dfx.emulator.durable.encoding import to_utc
 from dfx.emulator.durable.history import SubOrchestrationInstanceCreatedEvent, utcnow
+from dfx.emulator.durable.leases import worker_address
 from dfx.emulator.storage.connection import SERVICES, StorageAccount
 from dfx.emulator.storage.errors import ConnectionStringError, StorageError, TaskHubNameError
 from dfx.emulator.storage.names import DEFAULT_HUB_NAME

@@ -26,6 +26,7 @@ from dfx.emulator.durable.history import (
     TimerCreatedEvent,
     TimerFiredEvent,
 )
+from dfx.emulator.durable.leases import lease_expired, worker_address
 from dfx.emulator.storage.names import sanitize_hub_name
 from dfx.emulator.storage.peeked import PEEK_LIMIT, POISON_DEQUEUES, PeekedMessage
 
@@ -230,19 +231,11 @@ class Ownership(Enum):
 def ownership(partition: PartitionView, now: datetime) -> Ownership:
     if not partition.owner:
         return Ownership.FREE
-    if partition.expires_at is None or now >= partition.expires_at:
+    if lease_expired(partition.expires_at, now):
         return Ownership.EXPIRED
     if partition.owner_answers is False:
         return Ownership.SILENT
     return Ownership.LIVE
-
-
-def worker_address(owner: str) -> tuple[str, int | None]:
-    """The machine and port of a worker id ``machine:port`` (port None when the id has none)."""
-    machine, sep, port = owner.rpartition(":")
-    if sep and port.isdigit():
-        return machine, int(port)
-    return owner, None
 
 
 # -- wording --------------------------------------------------------------------------------------------

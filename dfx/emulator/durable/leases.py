@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from dfx.emulator.storage.partitions import PartitionLease
+if TYPE_CHECKING:
+    from dfx.emulator.storage.partitions import PartitionLease
 
 CLAIM_DURATION = timedelta(minutes=1)
 LEASE_INTERVAL = timedelta(seconds=30)
@@ -22,9 +25,27 @@ def worker_id(port: int) -> str:
     return f"{socket.gethostname()}:{port}"
 
 
+def worker_address(owner: str) -> tuple[str, int | None]:
+    """The machine and port of a worker id ``machine:port`` (port None when the id has none)."""
+    machine, sep, port = owner.rpartition(":")
+    if sep and port.isdigit():
+        return machine, int(port)
+    return owner, None
+
+
+def lease_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a lease has run out (or was never taken): its owner, if any, no longer holds the partition."""
+    return expires_at is None or now >= expires_at
+
+
+def live_owners(leases: Iterable[PartitionLease], now: datetime) -> list[str]:
+    """The workers that hold an unexpired lease on some partition, that is, the hosts serving the hub now."""
+    return sorted({p.current_owner for p in leases if p.current_owner and not lease_expired(p.expires_at, now)})
+
+
 def claim_or_renew(lease: PartitionLease, me: str, now: datetime) -> PartitionLease | None:
     """The row after this round (claimed or renewed), or None when it belongs to someone else."""
-    expired = lease.expires_at is None or now >= lease.expires_at
+    expired = lease_expired(lease.expires_at, now)
     free = lease.current_owner is None and lease.next_owner is None
     if lease.current_owner == me and lease.next_owner is None:
         return dataclasses.replace(lease, last_renewal=now, expires_at=now + LEASE_INTERVAL)
