@@ -21,6 +21,7 @@ from dfx.errors import DfxError
 if TYPE_CHECKING:  # the storage SDKs load only when a command runs
     from dfx.emulator.durable.history import OrchestrationStatus
     from dfx.emulator.storage import TaskHub
+    from dfx.emulator.storage.instances_table import InstanceRecord
 
 T = TypeVar("T")
 
@@ -179,6 +180,21 @@ async def open_hub(settings: Settings, *, create: bool = False) -> AsyncIterator
             await hub.create()
             err.print(f"[dim]Created task hub {hub.name} in {settings.storage.describe()}.[/]")
         yield hub
+
+
+def instance_not_found(hub: TaskHub, instance_id: str) -> DfxError:
+    """The one-line error for an instance id that ``hub`` holds nothing of."""
+    from dfx.emulator.storage import InstanceNotFoundError
+
+    return InstanceNotFoundError(f"No instance with ID {instance_id!r} found in task hub {hub.name!r}.")
+
+
+async def require_instance(hub: TaskHub, instance_id: str, *, fetch_large: bool = True) -> InstanceRecord:
+    """The Instances row of ``instance_id``, or the one-line "no instance" error."""
+    record = await hub.instances.get(instance_id, fetch_large=fetch_large)
+    if record is None:
+        raise instance_not_found(hub, instance_id)
+    return record
 
 
 # -- asking before destroying something ----------------------------------------------------------------

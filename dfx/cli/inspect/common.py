@@ -1,4 +1,4 @@
-"""What the inspect views share: opening the hub, reading a history, styles, and time and option formats."""
+"""What the inspect views share: reading a history, styles, and time and option formats."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dfx.cli.console import _default
-from dfx.emulator.config import Settings
+from dfx.cli.console import _default, instance_not_found
 from dfx.errors import DfxError
 
 if TYPE_CHECKING:  # the storage SDKs load only when a command runs, keeping `dfx start` light
     from dfx.emulator.storage import TaskHub
-    from dfx.emulator.storage.instances_table import InstanceRecord
 
 TopOption = Annotated[int, typer.Option("--top", min=1, max=1000, help="Page size.")]
 ContinuationOption = Annotated[str | None, typer.Option(help="Continue a previous page.")]
@@ -59,27 +57,6 @@ class ExecutionNotFoundError(DfxError):
     )
 
 
-def open_hub(settings: Settings) -> TaskHub:
-    """The task hub of ``settings`` (use as ``async with``; nothing is read until a method is awaited)."""
-    from dfx.emulator.storage import TaskHub
-
-    return TaskHub(settings.storage, settings.hub_name, settings.partition_count)
-
-
-def not_found(hub: TaskHub, instance_id: str) -> DfxError:
-    from dfx.emulator.storage import InstanceNotFoundError
-
-    return InstanceNotFoundError(f"No instance with ID {instance_id!r} found in task hub {hub.name!r}.")
-
-
-async def require_instance(hub: TaskHub, instance_id: str, *, fetch_large: bool = True) -> InstanceRecord:
-    """The Instances row of ``instance_id``, or the one-line "no instance" error."""
-    record = await hub.instances.get(instance_id, fetch_large=fetch_large)
-    if record is None:
-        raise not_found(hub, instance_id)
-    return record
-
-
 async def current_execution(hub: TaskHub, instance_id: str, wanted: str | None = None) -> str | None:
     """The execution whose rows a history read shows: the sentinel's (storage-layout §3.7), or ``wanted``.
 
@@ -110,7 +87,7 @@ async def read_history(
     execution_id = await current_execution(hub, instance_id, execution)
     rows = [row async for page in history_pages(hub, instance_id, execution_id) for row in page]
     if not rows and await hub.instances.get(instance_id, fetch_large=False) is None:
-        raise not_found(hub, instance_id)
+        raise instance_not_found(hub, instance_id)
     return execution_id, rows
 
 

@@ -19,6 +19,8 @@ from dfx.cli.console import (
     InstanceIdArgument,
     TaskHubOption,
     err,
+    instance_not_found,
+    open_hub,
     out,
     pick_instance_id,
     run,
@@ -32,8 +34,6 @@ from dfx.cli.inspect.common import (
     history_pages,
     json_array_item,
     json_line,
-    not_found,
-    open_hub,
     read_history,
 )
 from dfx.cli.inspect.spans import row_timestamp
@@ -154,7 +154,6 @@ class HistoryTable:
 
 async def _show_table(settings: Settings, instance_id: str, execution: str | None, full: bool) -> None:
     async with open_hub(settings) as hub:
-        await hub.require()
         execution_id, rows = await read_history(hub, instance_id, execution)
     HistoryTable(settings.hub_name, instance_id, execution_id, full=full).show(rows)
 
@@ -163,7 +162,6 @@ async def _stream_json(settings: Settings, instance_id: str, execution: str | No
     """The rows as one JSON array, written page by page as they arrive (print_json's layout)."""
     write = sys.stdout.write
     async with open_hub(settings) as hub:
-        await hub.require()
         execution_id = await current_execution(hub, instance_id, execution)
         written = 0
         async with contextlib.aclosing(history_pages(hub, instance_id, execution_id)) as pages:
@@ -173,7 +171,7 @@ async def _stream_json(settings: Settings, instance_id: str, execution: str | No
                 written += len(page)
         if not written:
             if await hub.instances.get(instance_id, fetch_large=False) is None:
-                raise not_found(hub, instance_id)
+                raise instance_not_found(hub, instance_id)
             write("[]\n")
         else:
             write("\n]\n")
@@ -226,7 +224,7 @@ class _Follower:
         execution_id = await current_execution(hub, self.instance_id)
         if record is None and execution_id is None:
             if self.execution_id is None:
-                raise not_found(hub, self.instance_id)
+                raise instance_not_found(hub, self.instance_id)
             return "Purged"
         if execution_id is not None and execution_id != self.execution_id:
             self.new_execution(execution_id)
@@ -247,7 +245,6 @@ async def _follow(settings: Settings, instance_id: str, full: bool, json_output:
     follower = _Follower(settings, instance_id, full=full, json_output=json_output)
     try:
         async with open_hub(settings) as hub:
-            await hub.require()
             status = await follower.poll(hub)
             if status is None and follower.last_row_key is None:
                 follower.note(f"waiting for the first history rows of {instance_id} (Ctrl-C stops)")

@@ -18,6 +18,7 @@ from dfx.cli.console import (
     JsonOption,
     TaskHubOption,
     err,
+    open_hub,
     out,
     parse_statuses,
     parse_time,
@@ -26,13 +27,7 @@ from dfx.cli.console import (
     settings_for,
     shorten,
 )
-from dfx.cli.inspect.common import (
-    STATUS_STYLES,
-    ContinuationOption,
-    TopOption,
-    format_time,
-    open_hub,
-)
+from dfx.cli.inspect.common import STATUS_STYLES, ContinuationOption, TopOption, format_time
 from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
 from dfx.emulator.config import Settings
 
@@ -130,7 +125,6 @@ async def _load_page(
 ) -> tuple[list[InstanceRecord], str | None]:
     """One page of the Instances table, after checking that the task hub exists."""
     async with open_hub(settings) as hub:
-        await hub.require()
         page = await hub.instances.query(query, continuation_token)
         return page.instances, page.continuation_token
 
@@ -141,7 +135,6 @@ async def _load_all(settings: Settings, query: InstanceQuery) -> tuple[list[Inst
     token: str | None = None
     with err.status("reading instances") as status:
         async with open_hub(settings) as hub:
-            await hub.require()
             while True:
                 page = await hub.instances.query(query, token)
                 found.extend(page.instances)

@@ -18,9 +18,11 @@ from dfx.cli.console import (
     InstanceIdArgument,
     JsonOption,
     TaskHubOption,
+    open_hub,
     out,
     pick_instance_id,
     print_json,
+    require_instance,
     run,
     settings_for,
     shorten,
@@ -29,9 +31,7 @@ from dfx.cli.inspect.common import (
     FullOption,
     format_duration,
     format_time,
-    open_hub,
     read_history,
-    require_instance,
     seconds_between,
     status_markup,
 )
@@ -57,7 +57,6 @@ class StatusReport:
 
 async def _load(settings: Settings, instance_id: str, with_history: bool) -> StatusReport:
     async with open_hub(settings) as hub:
-        await hub.require()
         record = await require_instance(hub, instance_id)
         failed = record.runtime_status.name == "Failed"
         execution_id = record.execution_id

@@ -15,13 +15,14 @@ from dfx.cli.console import (
     InstanceIdArgument,
     JsonOption,
     TaskHubOption,
+    open_hub,
     out,
     pick_instance_id,
     print_json,
     run,
     settings_for,
 )
-from dfx.cli.inspect.common import format_duration, open_hub, read_history, status_markup
+from dfx.cli.inspect.common import format_duration, read_history, status_markup
 from dfx.cli.inspect.gantt import axis_label, draw_bar, layout_bars
 from dfx.cli.inspect.spans import Axis, Span, axis_of, spans_of
 from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
@@ -37,7 +38,6 @@ async def _load(
     from dfx.emulator.durable.history import utcnow
 
     async with open_hub(settings) as hub:
-        await hub.require()
         execution_id, rows = await read_history(hub, instance_id)
         record = await hub.instances.get(instance_id, fetch_large=False)
         name = record.name if record is not None else None

@@ -19,21 +19,15 @@ from dfx.cli.console import (
     InstanceIdArgument,
     JsonOption,
     TaskHubOption,
+    open_hub,
     out,
     pick_instance_id,
     print_json,
+    require_instance,
     run,
     settings_for,
 )
-from dfx.cli.inspect.common import (
-    format_duration,
-    format_time,
-    open_hub,
-    read_history,
-    require_instance,
-    seconds_between,
-    status_markup,
-)
+from dfx.cli.inspect.common import format_duration, format_time, read_history, seconds_between, status_markup
 from dfx.emulator.config import Settings
 
 if TYPE_CHECKING:
@@ -144,7 +138,6 @@ async def _load(settings: Settings, instance_id: str, max_depth: int) -> TreeNod
     from dfx.emulator.durable.history import utcnow
 
     async with open_hub(settings) as hub:
-        await hub.require()
         await require_instance(hub, instance_id, fetch_large=False)
         return await _TreeReader(hub, max_depth, utcnow()).node(instance_id, None, 0)
 
