@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -342,9 +341,3 @@ class HistoryTable:
 
         await asyncio.gather(*(delete_chunk(c) for c in chunks))
         return len(keys)
-
-
-def row_timestamp(row: dict[str, Any]) -> datetime | None:
-    """The event time (``_Timestamp``) of a history row."""
-    value = row.get("_Timestamp")
-    return value if isinstance(value, datetime) else None
