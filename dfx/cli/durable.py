@@ -31,6 +31,7 @@ from dfx.cli.console import (
     parse_time,
     pick_instance_id,
     print_json,
+    require_instance,
     run,
     settings_for,
 )
@@ -96,6 +97,7 @@ async def _start(settings: Settings, name: str, instance_id: str | None, input_t
     """Start ``name``; returns the id, the hub's name and whether a host holds a live lease on the hub."""
     from dfx.emulator.durable.client import ClientError
     from dfx.emulator.durable.history import utcnow
+    from dfx.emulator.durable.leases import live_owners
 
     async with _client(settings, create=True) as client:
         try:
@@ -104,7 +106,7 @@ async def _start(settings: Settings, name: str, instance_id: str | None, input_t
             if exc.exception_type and exc.exception_type.endswith("OrchestrationAlreadyExistsException"):
                 exc.hint = f"Pick another --id, or stop it first: dfx durable terminate {instance_id}"
             raise
-        served = bool(taskhub.live_owners(await client.hub.partitions.read_all(), utcnow()))
+        served = bool(live_owners(await client.hub.partitions.read_all(), utcnow()))
         return started, client.hub.name, served
 
 
@@ -318,12 +320,8 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
 
 async def _purge_one_plan(settings: Settings, instance_id: str) -> str:
     """The hub's name, once the instance is known to exist and to be finished."""
-    from dfx.emulator.storage import InstanceNotFoundError
-
     async with open_hub(settings) as hub:
-        record = await hub.instances.get(instance_id, fetch_large=False)
-        if record is None:
-            raise InstanceNotFoundError(f"No instance with ID {instance_id!r} found in task hub {hub.name!r}.")
+        record = await require_instance(hub, instance_id, fetch_large=False)
         if not record.runtime_status.is_terminal:
             raise NotPurgeableError(
                 f"Instance {instance_id!r} is {record.runtime_status.name}: only completed, failed, terminated "
