@@ -56,9 +56,19 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def iso_time(value: datetime, timespec: str = "auto") -> str:
+    """A time as ISO-8601 with ``Z`` for UTC, to the microsecond as stored (``2026-01-31T12:00:00.123456Z``)."""
+    return value.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def format_time(value: datetime | None) -> str:
+    """A time to the second in UTC, ``2026-01-31T12:00:00Z``; empty for None."""
+    return "" if value is None else iso_time(value, "seconds")
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_time(value)
     if isinstance(value, Path):
         return str(value)
     return str(value)

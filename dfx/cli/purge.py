@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import typer
 
+from dfx.cli.console import iso_time
 from dfx.emulator.durable.history import TERMINAL_STATUSES, OrchestrationStatus
 from dfx.emulator.storage.instances_table import InstanceQuery
 
@@ -21,10 +22,6 @@ PURGEABLE = (
     OrchestrationStatus.Canceled,
     OrchestrationStatus.Failed,
 )
-
-
-def _when(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _listing(names: Sequence[str], last: str) -> str:
@@ -62,7 +59,7 @@ class PurgeFilter:
             )
         if created_after is not None and created_before is not None and created_after > created_before:
             raise typer.BadParameter(
-                f"--created-after {_when(created_after)} is later than --created-before {_when(created_before)}.",
+                f"--created-after {iso_time(created_after)} is later than --created-before {iso_time(created_before)}.",
                 param_hint="--created-after",
             )
         return cls(created_after, created_before, statuses or TERMINAL_STATUSES)
@@ -85,9 +82,9 @@ class PurgeFilter:
         """The filter in words: ``Completed, Terminated or Failed, created after 2026-01-01T00:00:00Z``."""
         parts = [_listing([s.name for s in PURGEABLE if s in self.statuses], "or")]
         if self.created_after is not None:
-            parts.append(f"created after {_when(self.created_after)}")
+            parts.append(f"created after {iso_time(self.created_after)}")
         if self.created_before is not None:
-            parts.append(f"created before {_when(self.created_before)}")
+            parts.append(f"created before {iso_time(self.created_before)}")
         return ", ".join(parts)
 
 

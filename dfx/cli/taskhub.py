@@ -20,6 +20,7 @@ from dfx.cli.console import (
     YesOption,
     confirm_or_exit,
     err,
+    format_time,
     open_hub,
     out,
     print_json,
@@ -41,10 +42,6 @@ app = typer.Typer(
 
 COUNT_CAP = 10_000
 """Instances counted by ``info`` at most: a larger hub shows "10,000+" instead of reading its whole table."""
-
-
-def _utc(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else ""
 
 
 @app.command("list")
@@ -189,9 +186,9 @@ def info(
         if p.current_owner is None:
             expiry = "[yellow]no owner[/]"
         elif lease_expired(p.expires_at, now):
-            expiry = f"[red]{_utc(p.expires_at)} (expired)[/]"
+            expiry = f"[red]{format_time(p.expires_at)} (expired)[/]"
         else:
-            expiry = f"[green]{_utc(p.expires_at)}[/]"
+            expiry = f"[green]{format_time(p.expires_at)}[/]"
         draining = " [dim](draining)[/]" if p.is_draining else ""
         leases.add_row(p.queue_name, (p.current_owner or "") + draining, expiry, p.next_owner or "")
     out.print(leases)

@@ -101,13 +101,6 @@ def json_array_item(data: Any) -> str:
     return "  " + json.dumps(data, default=_default, ensure_ascii=False, indent=2).replace("\n", "\n  ")
 
 
-def format_time(value: datetime | None) -> str:
-    """A time to the second in UTC, ``2026-01-31T12:00:00Z``; empty for None."""
-    if value is None:
-        return ""
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def format_duration(seconds: float | None) -> str:
     """A duration for people: ``850 ms``, ``12.3 s``, ``4m 05s``, ``2h 03m``, ``3d 04h``."""
     if seconds is None:

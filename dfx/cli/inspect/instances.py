@@ -18,6 +18,7 @@ from dfx.cli.console import (
     JsonOption,
     TaskHubOption,
     err,
+    format_time,
     open_hub,
     out,
     parse_statuses,
@@ -27,7 +28,7 @@ from dfx.cli.console import (
     settings_for,
     shorten,
 )
-from dfx.cli.inspect.common import STATUS_STYLES, ContinuationOption, TopOption, format_time
+from dfx.cli.inspect.common import STATUS_STYLES, ContinuationOption, TopOption
 from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
 from dfx.emulator.config import Settings
 

@@ -17,6 +17,7 @@ from dfx.cli.console import (
     ConnectionOption,
     JsonOption,
     TaskHubOption,
+    iso_time,
     open_hub,
     out,
     print_json,
@@ -63,7 +64,7 @@ def message_detail(message: PeekedMessage) -> str | None:
     """What identifies the event beyond its type: the time a timer fires, else the activity, event or
     orchestration name."""
     if message.fire_at is not None:
-        return f"fires at {message.fire_at.isoformat().replace('+00:00', 'Z')}"
+        return f"fires at {iso_time(message.fire_at)}"
     return message.name or None
 
 

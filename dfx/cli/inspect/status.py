@@ -18,6 +18,7 @@ from dfx.cli.console import (
     InstanceIdArgument,
     JsonOption,
     TaskHubOption,
+    format_time,
     open_hub,
     out,
     pick_instance_id,
@@ -27,14 +28,7 @@ from dfx.cli.console import (
     settings_for,
     shorten,
 )
-from dfx.cli.inspect.common import (
-    FullOption,
-    format_duration,
-    format_time,
-    read_history,
-    seconds_between,
-    status_markup,
-)
+from dfx.cli.inspect.common import FullOption, format_duration, read_history, seconds_between, status_markup
 from dfx.cli.inspect.failures import Failure, failure_of
 from dfx.cli.inspect.history import HistoryTable
 from dfx.emulator.config import Settings

@@ -19,6 +19,7 @@ from dfx.cli.console import (
     InstanceIdArgument,
     JsonOption,
     TaskHubOption,
+    format_time,
     open_hub,
     out,
     pick_instance_id,
@@ -27,7 +28,7 @@ from dfx.cli.console import (
     run,
     settings_for,
 )
-from dfx.cli.inspect.common import format_duration, format_time, read_history, seconds_between, status_markup
+from dfx.cli.inspect.common import format_duration, read_history, seconds_between, status_markup
 from dfx.emulator.config import Settings
 
 if TYPE_CHECKING:
