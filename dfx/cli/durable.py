@@ -35,6 +35,9 @@ from dfx.cli.console import (
     run,
     settings_for,
 )
+from dfx.cli.inspect.history import history as inspect_history
+from dfx.cli.inspect.instances import instances as inspect_instances
+from dfx.cli.inspect.status import status as inspect_status
 from dfx.emulator.config import Settings
 from dfx.errors import DfxError
 
@@ -427,3 +430,22 @@ def delete_task_hub(
     Example: dfx durable delete-task-hub --task-hub OldHub --yes
     """
     taskhub.delete_task_hub(settings_for(app_dir, task_hub, connection), yes=yes, json_output=json_output)
+
+
+# -- Core Tools' names for the read-only views (`func durable get-*`), served by `dfx inspect` -------------
+
+app.command(
+    "get-runtime-status",
+    help="Core Tools' name for `dfx inspect status`: an instance's status, input, output and failure.\n\n"
+    "Example: dfx durable get-runtime-status --id order-42 --json",
+)(inspect_status)
+app.command(
+    "get-history",
+    help="Core Tools' name for `dfx inspect history`: an instance's History rows.\n\n"
+    "Example: dfx durable get-history --id order-42",
+)(inspect_history)
+app.command(
+    "get-instances",
+    help="Core Tools' name for `dfx inspect instances`: instances with filters, one page at a time.\n\n"
+    "Example: dfx durable get-instances --runtime-status Failed --top 20",
+)(inspect_instances)

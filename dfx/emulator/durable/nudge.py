@@ -17,6 +17,7 @@ from datetime import datetime
 
 from dfx.emulator.durable.client_binding import WAKE_PATH
 from dfx.emulator.durable.history import utcnow
+from dfx.emulator.durable.leases import lease_expired, worker_address
 from dfx.emulator.storage.messages import MessageData
 from dfx.emulator.storage.partitions import PartitionLease
 from dfx.emulator.storage.taskhub import TaskHub
@@ -27,13 +28,10 @@ NUDGE_TIMEOUT = 1.0
 
 def local_host_port(lease: PartitionLease, now: datetime, machine: str | None = None) -> int | None:
     """The port of the dfx host on this machine that holds ``lease`` now, or None."""
-    owner = lease.current_owner
-    if not owner or lease.expires_at is None or lease.expires_at <= now:
+    if not lease.current_owner or lease_expired(lease.expires_at, now):
         return None
-    name, _, port = owner.rpartition(":")
-    if name != (machine or socket.gethostname()) or not port.isdigit():
-        return None
-    return int(port)
+    name, port = worker_address(lease.current_owner)
+    return port if name == (machine or socket.gethostname()) else None
 
 
 def _post(url: str) -> None:
