@@ -49,3 +49,9 @@ async def hub(account: StorageAccount, hub_name: str) -> AsyncIterator[TaskHub]:
         await taskhub.create()
         yield taskhub
         await taskhub.delete()
+
+
+@pytest.fixture
+def conn(account: StorageAccount, hub_name: str) -> list[str]:
+    """The CLI options that point a command at this test's task hub."""
+    return ["--task-hub", hub_name, "--connection", account.connection_string()]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -12,14 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from dfx.cli.main import app, main
+from dfx.cli.main import app
 from dfx.emulator.storage import StorageAccount, TaskHub
+from tests.cli import assert_one_line_error, invoke, run_main, runner
 from tests.e2e.conftest import HostLauncher, RunningHost, call, eventually
 
 pytestmark = pytest.mark.azurite
-runner = CliRunner()
+
+
+def ok(*args: str) -> Any:
+    """``dfx ARGS`` in process; the command must succeed."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
 CITIES = ["Hello Tokyo", "Hello Seattle", "Hello London"]
 INIT_FILES = ("function_app.py", "host.json", "local.settings.json", "requirements.txt", ".gitignore", ".funcignore")
 # What dfx new adds to the second app, with the function names dfx start must then list.
@@ -33,27 +40,6 @@ NEW_FUNCTIONS = [
     (["-t", "durable-starter", "-n", "start_job", "--route", "jobs/{functionName}"], "start_job: [POST]"),
     (["-t", "Durable Functions orchestrator", "-n", "ship_all", "--activity", "ship"], "ship_all: orchestration"),
 ]
-
-
-def invoke(*args: str) -> Any:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """Run the console script in-process (its one-line error handling included); the exit code and stderr."""
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["dfx", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return int(exit_info.value.code or 0), capsys.readouterr().err
-
-
-def one_line_error(code: int, stderr: str, fragment: str) -> None:
-    lines = stderr.strip().splitlines()
-    assert code == 1 and lines[0].startswith("error: ") and fragment in lines[0], stderr
-    assert len(lines) <= 2 and "Traceback" not in stderr
 
 
 def finished(status_url: str) -> dict[str, Any]:
@@ -80,7 +66,7 @@ def start_app(hosts: HostLauncher, app_dir: Path, account: StorageAccount) -> It
 @pytest.fixture(scope="module")
 def init_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     app_dir = tmp_path_factory.mktemp("init") / "demo"
-    return app_dir, invoke("init", str(app_dir)).output
+    return app_dir, ok("init", str(app_dir)).output
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +90,9 @@ def extended_host(
     module_hosts: HostLauncher, tmp_path_factory: pytest.TempPathFactory, account: StorageAccount
 ) -> Iterator[Any]:
     app_dir = tmp_path_factory.mktemp("extended") / "shop"
-    invoke("init", str(app_dir))
+    ok("init", str(app_dir))
     for args, _ in NEW_FUNCTIONS:
-        invoke("new", *args, "--app-dir", str(app_dir))
+        ok("new", *args, "--app-dir", str(app_dir))
     yield from start_app(module_hosts, app_dir, account)
 
 
@@ -127,7 +113,7 @@ def test_init_app_serves_the_hello_orchestration_at_the_printed_url(hello_host, 
 def test_inspect_history_shows_the_rows_of_the_hello_instance(account, hello_host, hello_instance, init_output):
     _, hub = hello_host
     where = ["--task-hub", hub, "--connection", account.connection_string(), "--app-dir", str(init_output[0])]
-    rows = json.loads(invoke("inspect", "history", hello_instance["instanceId"], *where, "--json").output)
+    rows = json.loads(ok("inspect", "history", hello_instance["instanceId"], *where, "--json").output)
     counts = Counter(row["EventType"] for row in rows)
     assert counts["ExecutionStarted"] == 1 and counts["ExecutionCompleted"] == 1
     assert counts["TaskScheduled"] == 3 and counts["TaskCompleted"] == 3
@@ -136,7 +122,7 @@ def test_inspect_history_shows_the_rows_of_the_hello_instance(account, hello_hos
     assert [json.loads(row["Result"]) for row in rows if row["EventType"] == "TaskCompleted"] == CITIES
     completed = next(row for row in rows if row["EventType"] == "ExecutionCompleted")
     assert json.loads(completed["Result"]) == CITIES and completed["OrchestrationStatus"] == "Completed"
-    table = invoke("inspect", "history", hello_instance["instanceId"], *where).output
+    table = ok("inspect", "history", hello_instance["instanceId"], *where).output
     for text in ("ExecutionStarted", "TaskScheduled", "TaskCompleted", "ExecutionCompleted", "hello_orchestrator"):
         assert text in table
     assert "sentinel" not in table
@@ -163,56 +149,56 @@ def test_an_entity_added_with_dfx_new_counts(extended_host):
 
 
 def test_init_refuses_to_overwrite_without_force_and_overwrites_with_it(tmp_path, monkeypatch, capsys):
-    invoke("init", str(tmp_path), "--name", "mine")
+    ok("init", str(tmp_path), "--name", "mine")
     (tmp_path / "function_app.py").write_text("# my own code\n")
-    code, stderr = run_main(monkeypatch, capsys, "init", str(tmp_path))
-    one_line_error(code, stderr, f"{tmp_path / 'function_app.py'} already exists")
+    code, _, stderr = run_main(monkeypatch, capsys, "init", str(tmp_path))
+    assert_one_line_error(code, stderr, f"{tmp_path / 'function_app.py'} already exists")
     assert "--force" in stderr and (tmp_path / "function_app.py").read_text() == "# my own code\n"
-    invoke("init", str(tmp_path), "--force", "--worker-runtime", "python", "--model", "V2")
+    ok("init", str(tmp_path), "--force", "--worker-runtime", "python", "--model", "V2")
     assert "app = df.DFApp(" in (tmp_path / "function_app.py").read_text()
 
 
 def test_init_json_lists_the_written_files(tmp_path):
-    written = json.loads(invoke("init", str(tmp_path / "app"), "--json").output)
+    written = json.loads(ok("init", str(tmp_path / "app"), "--json").output)
     assert [Path(p).name for p in written] == list(INIT_FILES)
     assert all(Path(p).is_file() for p in written)
 
 
 @pytest.mark.parametrize(("option", "value"), [("--worker-runtime", "node"), ("--model", "V1")])
 def test_init_takes_python_v2_only(tmp_path, monkeypatch, capsys, option, value):
-    code, stderr = run_main(monkeypatch, capsys, "init", str(tmp_path), option, value)
-    one_line_error(code, stderr, "dfx hosts Python v2 apps only")
+    code, _, stderr = run_main(monkeypatch, capsys, "init", str(tmp_path), option, value)
+    assert_one_line_error(code, stderr, "dfx hosts Python v2 apps only")
     assert not (tmp_path / "function_app.py").exists()
 
 
 def test_new_without_an_app_or_on_a_broken_one_is_a_one_line_error(tmp_path, monkeypatch, capsys):
-    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
-    one_line_error(code, stderr, "function_app.py not found")
+    code, _, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
+    assert_one_line_error(code, stderr, "function_app.py not found")
     assert "dfx init" in stderr
     (tmp_path / "function_app.py").write_text("import azure.functions as func\n\napp = func.FunctionApp(\n")
-    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
-    one_line_error(code, stderr, "function_app.py:3: ")
+    code, _, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
+    assert_one_line_error(code, stderr, "function_app.py:3: ")
 
 
 def test_new_refuses_a_taken_name_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    invoke("init", str(tmp_path))
+    ok("init", str(tmp_path))
     before = (tmp_path / "function_app.py").read_text()
-    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "activity", "-n", "hello", "--app-dir", str(tmp_path))
-    one_line_error(code, stderr, "already has a function named 'hello'")
-    code, stderr = run_main(monkeypatch, capsys, "new", "-t", "blob", "-n", "x", "--app-dir", str(tmp_path))
-    one_line_error(code, stderr, "There is no template 'blob'")
+    code, _, stderr = run_main(monkeypatch, capsys, "new", "-t", "activity", "-n", "hello", "--app-dir", str(tmp_path))
+    assert_one_line_error(code, stderr, "already has a function named 'hello'")
+    code, _, stderr = run_main(monkeypatch, capsys, "new", "-t", "blob", "-n", "x", "--app-dir", str(tmp_path))
+    assert_one_line_error(code, stderr, "There is no template 'blob'")
     assert (tmp_path / "function_app.py").read_text() == before
 
 
 def test_new_prints_what_it_changed_and_how_to_try_it(tmp_path):
-    invoke("init", str(tmp_path))
-    output = invoke("new", "-t", "http", "-n", "greet", "--route", "greet/{name?}", "--app-dir", str(tmp_path)).output
+    ok("init", str(tmp_path))
+    output = ok("new", "-t", "http", "-n", "greet", "--route", "greet/{name?}", "--app-dir", str(tmp_path)).output
     assert "Added greet (HTTP trigger) to function_app.py." in output
     assert f"updated {tmp_path / 'function_app.py'}" in output
     assert "curl http://localhost:7071/api/greet/{name?}" in output
-    output = invoke("new", "-t", "orchestrator", "-n", "flow", "--app-dir", str(tmp_path)).output
+    output = ok("new", "-t", "orchestrator", "-n", "flow", "--app-dir", str(tmp_path)).output
     assert "Start it: dfx start, then curl -X POST http://localhost:7071/api/orchestrators/flow" in output
-    plan = json.loads(invoke("new", "-t", "blueprint", "-n", "orders", "--app-dir", str(tmp_path), "--json").output)
+    plan = json.loads(ok("new", "-t", "blueprint", "-n", "orders", "--app-dir", str(tmp_path), "--json").output)
     assert plan["functions"] == ["orders"] and plan["routes"] == ["orders"]
     assert [(Path(f["path"]).name, f["created"]) for f in plan["files"]] == [
         ("orders.py", True), ("function_app.py", False)
@@ -223,7 +209,7 @@ def test_templates_lists_short_and_core_tools_names():
     output = runner.invoke(app, ["templates"], env={"COLUMNS": "200"}).output
     for text in ("durable-starter", "Durable Functions HTTP starter", "Azure Queue Storage trigger", "Blueprint"):
         assert text in output
-    listed = json.loads(invoke("templates", "--json").output)
+    listed = json.loads(ok("templates", "--json").output)
     assert [t["name"] for t in listed] == [
         "http", "durable-starter", "orchestrator", "activity", "entity", "timer", "queue", "blueprint"
     ]  # fmt: skip

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from dfx.cli.main import app
 from dfx.emulator.storage import StorageAccount, TaskHub
+from tests.cli import invoke, one_line_error, run_dfx
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance
 
 pytestmark = pytest.mark.azurite
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 def seed(account: StorageAccount, hub_name: str, *instance_ids: str) -> None:
@@ -33,11 +25,6 @@ def seed(account: StorageAccount, hub_name: str, *instance_ids: str) -> None:
                 await run_instance(hub, instance_id)
 
     asyncio.run(write())
-
-
-@pytest.fixture
-def conn(account: StorageAccount, hub_name: str) -> list[str]:
-    return ["--task-hub", hub_name, "--connection", account.connection_string()]
 
 
 def test_inspect_history_shows_the_classic_columns(account, hub_name, conn):
@@ -71,17 +58,6 @@ def test_inspect_instances_filters_and_pages(account, hub_name, conn):
     assert "job-1" in table.output and "job-0" not in table.output
 
 
-def run_dfx(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dfx", *args], capture_output=True, text=True, timeout=30)
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode == 1, result
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ") and fragment in lines[0], result.stderr
-    assert len(lines) <= 2 and "Traceback" not in result.stderr
-
-
 def test_unknown_instance_is_a_one_line_error(account, hub_name, conn):
     seed(account, hub_name)
     one_line_error(run_dfx("inspect", "history", "nope", *conn), "No instance with ID 'nope'")
@@ -112,17 +88,3 @@ def test_azurite_down_is_a_one_line_error_with_a_hint():
 )
 def test_bad_input_is_a_one_line_error(args, fragment):
     one_line_error(run_dfx(*args), fragment)
-
-
-def test_every_command_has_help_with_an_example():
-    for command in (
-        ["inspect", "history"], ["inspect", "instances"],
-        ["azurite", "start"], ["azurite", "stop"], ["azurite", "status"], ["azurite", "install"], ["start"],
-        ["inspect", "entities"],
-    ):  # fmt: skip
-        result = invoke(*command, "--help")
-        assert result.exit_code == 0 and "Example: dfx" in result.output, command
-
-
-def test_version():
-    assert invoke("--version").output.strip().startswith("dfx ")

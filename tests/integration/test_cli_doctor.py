@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from dfx.cli.main import app
 from dfx.emulator.durable import checkup
@@ -27,11 +26,11 @@ from dfx.emulator.durable.history import (
 from dfx.emulator.storage import StorageAccount, TaskHub
 from dfx.emulator.storage.instances_table import checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, TaskMessage
+from tests.cli import invoke, runner
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance
 
 pytestmark = pytest.mark.azurite
-runner = CliRunner()
 
 HELLO_APP = """
 import azure.durable_functions as df
@@ -59,7 +58,7 @@ def conn(account: StorageAccount, hub_name: str, tmp_path: Path) -> list[str]:
 
 
 def doctor(*args: str) -> tuple[int, dict]:
-    result = runner.invoke(app, ["doctor", *args, "--json"], catch_exceptions=False)
+    result = invoke("doctor", *args, "--json")
     return result.exit_code, json.loads(result.output)
 
 
@@ -105,7 +104,7 @@ def test_a_healthy_finished_instance_has_no_problems(account, hub_name, conn):
     assert code == 0 and report["taskHub"] == hub_name and report["instanceId"] == "fine-1"
     assert {f["severity"] for f in report["findings"]} == {"info"}
     assert "Completed" in by_code(report, "instance-finished")["title"]
-    table = runner.invoke(app, ["doctor", "fine-1", *conn], catch_exceptions=False)
+    table = invoke("doctor", "fine-1", *conn)
     assert table.exit_code == 0 and table.output.strip().endswith("no problems found")
 
 
@@ -117,7 +116,7 @@ def test_a_pending_instance_without_partition_owner_needs_dfx_start(account, hub
     assert pending["severity"] == "error" and "no host is processing its partition" in pending["title"]
     assert "dfx start" in pending["fix"]
     assert by_code(report, "no-host")["severity"] == "error"
-    table = runner.invoke(app, ["doctor", "--id", "stuck-1", *conn], catch_exceptions=False)
+    table = invoke("doctor", "--id", "stuck-1", *conn)
     assert table.exit_code == 1 and "fix: start the app with `dfx start`" in table.output
 
 
@@ -172,7 +171,7 @@ def test_azurite_down_is_a_finding_quickly_and_without_traceback(tmp_path):
         f"TableEndpoint=http://127.0.0.1:{free_port()}/a"
     )
     started = time.monotonic()
-    result = runner.invoke(app, ["doctor", "--connection", dead, "--app-dir", str(tmp_path)], catch_exceptions=False)
+    result = invoke("doctor", "--connection", dead, "--app-dir", str(tmp_path))
     assert time.monotonic() - started < 3
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "Azurite is not running on 127.0.0.1:" in result.output and "dfx azurite start" in result.output

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
-from typer.testing import CliRunner
 
-from dfx.cli.main import app, main
+from dfx.cli.main import app
 from dfx.emulator.durable.client import DurableClient
 from dfx.emulator.durable.history import OrchestrationStatus, utcnow
 from dfx.emulator.storage import StorageAccount, TaskHub
 from dfx.emulator.storage.instances_table import InstanceRecord
 from dfx.emulator.storage.keys import partition_index
+from tests.cli import assert_one_line_error, invoke, run_dfx, run_main, runner
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance
 
 pytestmark = pytest.mark.azurite
-runner = CliRunner()
 T = TypeVar("T")
-
-
-def invoke(*args: str, input: str | None = None):
-    return runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
 
 def on_hub(account: StorageAccount, hub_name: str, action: Callable[[TaskHub], Awaitable[T]]) -> T:
@@ -75,30 +68,6 @@ def queued(account: StorageAccount, hub_name: str, instance_id: str) -> list[tup
         return [(m.event.event_type.name, m.event) for _, m in messages if m and m.target.instance_id == instance_id]
 
     return on_hub(account, hub_name, peek)
-
-
-@pytest.fixture
-def conn(account: StorageAccount, hub_name: str) -> list[str]:
-    return ["--task-hub", hub_name, "--connection", account.connection_string()]
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``dfx ARGS`` through the console script's entry point (typed errors become one line), in process."""
-    monkeypatch.setattr(sys, "argv", ["dfx", *args])
-    with pytest.raises(SystemExit) as stopped:
-        main()
-    captured = capsys.readouterr()
-    code = stopped.value.code
-    return code if isinstance(code, int) else 1, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, stderr: str, fragment: str, hint: str | None = None) -> None:
-    assert code == 1, stderr
-    lines = stderr.strip().splitlines()
-    assert lines[0].startswith("error: ") and fragment in lines[0], stderr
-    assert len(lines) <= 2 and "Traceback" not in stderr, stderr
-    if hint is not None:
-        assert lines[1].startswith("hint: ") and hint in lines[1], stderr
 
 
 @pytest.fixture
@@ -373,11 +342,6 @@ def test_purge_with_nothing_to_delete_says_so_without_asking(account, hub_name, 
     seed(account, hub_name)
     result = invoke("durable", "purge-history", *conn)
     assert result.exit_code == 0 and "nothing to purge" in result.stdout
-
-
-def run_dfx(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dfx", *args], capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
 
 
 def test_purge_without_yes_and_without_a_terminal_refuses_instead_of_waiting(account, hub_name, conn):

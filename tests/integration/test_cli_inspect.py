@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from dfx.cli.main import app
 from dfx.emulator.durable.activities import failure_details
@@ -42,18 +41,9 @@ from dfx.emulator.durable.history import (
 from dfx.emulator.storage import StorageAccount, TaskHub
 from dfx.emulator.storage.instances_table import checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, TaskMessage
+from tests.cli import invoke, one_line_error, run_dfx, runner
 
 pytestmark = pytest.mark.azurite
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
-
-
-@pytest.fixture
-def conn(account: StorageAccount, hub_name: str) -> list[str]:
-    return ["--task-hub", hub_name, "--connection", account.connection_string()]
 
 
 class Instance:
@@ -113,17 +103,6 @@ def hub_run(account: StorageAccount, hub_name: str, write) -> Any:
             return await write(hub)
 
     return asyncio.run(go())
-
-
-def run_dfx(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dfx", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode == 1, result
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ") and fragment in lines[0], result.stderr
-    assert len(lines) <= 2 and "Traceback" not in result.stderr
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:

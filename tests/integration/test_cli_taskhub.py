@@ -7,34 +7,15 @@ import json
 from datetime import timedelta
 
 import pytest
-from typer.testing import CliRunner
 
-from dfx.cli.main import app
 from dfx.emulator.durable.client import DurableClient
 from dfx.emulator.durable.history import OrchestrationStatus, utcnow
 from dfx.emulator.storage import StorageAccount, TaskHub
-from tests.integration.test_cli_durable import (
-    assert_one_line_error,
-    fails,
-    interactive,
-    nothing_listening,
-    on_hub,
-    run_dfx,
-    seed,
-)
+from tests.cli import assert_one_line_error, invoke, run_dfx
+from tests.integration.test_cli_durable import fails, interactive, nothing_listening, on_hub, seed
 
 pytestmark = pytest.mark.azurite
-runner = CliRunner()
 __all__ = ["fails", "interactive"]  # fixtures shared with the durable tests
-
-
-def invoke(*args: str, input: str | None = None):
-    return runner.invoke(app, list(args), input=input, catch_exceptions=False)
-
-
-@pytest.fixture
-def conn(account: StorageAccount, hub_name: str) -> list[str]:
-    return ["--task-hub", hub_name, "--connection", account.connection_string()]
 
 
 def exists(account: StorageAccount, hub_name: str) -> bool:

@@ -1,0 +1,56 @@
+"""Every dfx command answers --help with a usage line and an example, and the root knows its version."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dfx import __version__
+from dfx.cli.main import app
+
+runner = CliRunner()
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path below a group (typer builds click-style groups that hold ``commands``)."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append((*path, name))
+        if hasattr(command, "commands"):
+            found.extend(_commands(command, (*path, name)))
+    return found
+
+
+ALL_COMMANDS = _commands(typer.main.get_command(app))
+
+
+def test_the_command_tree_has_the_documented_groups():
+    top = {path[0] for path in ALL_COMMANDS}
+    assert {"init", "new", "templates", "start", "durable", "inspect", "taskhub", "doctor", "azurite"} <= top
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]):
+    result = runner.invoke(app, [*path, "--help"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert "Example" in result.output, f"dfx {' '.join(path)} --help shows no example"
+
+
+def test_version_prints_the_package_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"dfx {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args", [["inspect", "history"], ["inspect", "instances", "--top", "0"], ["no-such-command"]], ids=" ".join
+)
+def test_usage_errors_print_usage_and_exit_2_without_a_traceback(args: list[str]):
+    result = subprocess.run([sys.executable, "-m", "dfx", *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2, result
+    assert "Usage: dfx" in result.stderr and "Traceback" not in result.stderr
