@@ -92,7 +92,7 @@ def shorten(value: Any, width: int, full: bool) -> str:
 # -- pieces shared by the commands that act on one instance ------------------------------------------
 
 InstanceIdArgument = Annotated[
-    str | None, typer.Argument(metavar="[ID]", help="The instance id (or pass it with --id, as Core Tools does).")
+    str | None, typer.Argument(metavar="ID", help="The instance id (or pass it with --id, as Core Tools does).")
 ]
 IdOption = Annotated[str | None, typer.Option("--id", help="The instance id (Core Tools' spelling of the argument).")]
 

@@ -219,3 +219,40 @@ def test_templates_lists_short_and_core_tools_names():
 @pytest.mark.parametrize("command", ["init", "new", "templates"])
 def test_scaffold_commands_have_help_with_an_example(command):
     assert "Example: dfx " + command in invoke(command, "--help").output
+
+
+READ_COMMANDS = [
+    ["inspect", "status", "{id}"],
+    ["inspect", "tree", "{id}"],
+    ["inspect", "timeline", "{id}"],
+    ["inspect", "instances"],
+    ["inspect", "queues"],
+    ["taskhub", "info"],
+    ["taskhub", "list"],
+    ["doctor", "{id}"],
+    ["durable", "get-runtime-status", "--id", "{id}"],
+]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_every_view_reads_the_hello_instance_of_the_running_init_app(
+    account, hello_host, hello_instance, init_output, command
+):
+    _, hub = hello_host
+    where = ["--task-hub", hub, "--connection", account.connection_string(), "--app-dir", str(init_output[0])]
+    args = [part.replace("{id}", hello_instance["instanceId"]) for part in command]
+    table = ok(*args, *where).output
+    data = json.loads(ok(*args, *where, "--json").output)
+    assert table.strip() and data
+    if "{id}" in command or command[1] == "instances":
+        assert hello_instance["instanceId"] in table + json.dumps(data)
+
+
+def test_durable_commands_drive_the_running_init_app_through_storage(account, hello_host, init_output):
+    host, hub = hello_host
+    where = ["--task-hub", hub, "--connection", account.connection_string(), "--app-dir", str(init_output[0])]
+    ok("durable", "start-new", "--function-name", "hello_orchestrator", "--id", "from-cli", *where)
+    done = finished(f"{host.url}/runtime/webhooks/durabletask/instances/from-cli")
+    assert done["runtimeStatus"] == "Completed" and done["output"] == CITIES
+    assert "Purged 1 instance" in ok("durable", "purge-history", "from-cli", "--yes", *where).output
+    assert call("GET", f"{host.url}/runtime/webhooks/durabletask/instances/from-cli").status == 404
