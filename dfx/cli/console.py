@@ -110,9 +110,9 @@ def pick_instance_id(argument: str | None, option: str | None) -> str:
 def json_argument(value: str | None, option: str) -> str | None:
     """The JSON text of an option that takes inline JSON or ``@file.json`` (Core Tools' convention).
 
-    Returns the text as given (normalised only by reading the file), after checking that it parses, so that
-    what reaches storage is exactly what the user wrote. A value that is not JSON is refused with the parser's
-    position; a plain word is not taken as a string, because on Azure the SDK would not take it either.
+    Returns the text as given (or the file's text) after checking that it parses; the caller decides how it is
+    stored. A value that is not JSON is refused with the parser's position; a plain word is not taken as a
+    string, because on Azure the SDK would not take it either.
     """
     if value is None:
         return None
