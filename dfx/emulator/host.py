@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -281,7 +282,20 @@ class Host:
             if self.hub is not None:
                 await self.hub.close()
             await self.outputs.close()
+            await _close_sdk_session()
             self.invoker.close()
+
+
+async def _close_sdk_session() -> None:
+    """Close the HTTP session that the durable SDK's client shares between calls (it never closes it itself).
+
+    Left open, aiohttp reports an unclosed session and connector while the interpreter shuts down.
+    """
+    http_utils = sys.modules.get("azure.durable_functions.models.utils.http_utils")
+    close = getattr(http_utils, "_close_session", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
 
 
 def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole) -> None:
