@@ -261,3 +261,13 @@ def test_sdk_listing_and_purging_by_filter_use_the_rpc_api(host: RunningHost):
 def test_a_task_hub_this_host_does_not_serve_is_a_clear_400(host: RunningHost):
     reply = call("GET", f"{host.url}/runtime/webhooks/durabletask/instances/x?taskHub=OtherHub")
     assert reply.status == 400 and f"serves task hub '{HUB}', not 'OtherHub'" in reply.json()["Message"]
+
+
+def test_a_host_that_served_the_sdk_client_stops_without_unclosed_session_noise(start_host: HostLauncher):
+    own = start_host(APPS / "durable_app", "--no-watch", "--task-hub", "quiet" + uuid.uuid4().hex[:10])
+    reply = call("POST", f"{own.url}/api/start/chain/quiet-1", json.dumps(["Oslo"]).encode())
+    assert reply.status == 202, reply.text
+    assert wait_done(own, "quiet-1")["runtimeStatus"] == "Completed"
+    assert own.stop() == 0
+    time.sleep(0.3)  # the reader thread drains the last lines
+    assert "Unclosed" not in own.output and "Traceback" not in own.output, own.output[-2000:]
