@@ -193,7 +193,9 @@ class Host:
         if request.remote not in ("127.0.0.1", "::1", None):
             return web.Response(status=403)
         queue = request.query.get("queue", "")
-        if request.method != "POST" or self.engine is None or queue not in self.engine.owned:
+        if request.path != f"/{WAKE_PATH}" or request.method != "POST" or self.engine is None:
+            return web.Response(status=404)
+        if queue not in self.engine.owned:
             return web.Response(status=404)
         self.engine.wake(queue)
         return web.Response(status=202)

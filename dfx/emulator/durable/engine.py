@@ -182,6 +182,9 @@ class Engine:
             await asyncio.wait(list(self._row_writes.values()), timeout=5)
         leftovers, self._local_replies = list(self._local_replies.values()), {}
         await asyncio.gather(*(self._make_durable(local) for local in leftovers), return_exceptions=True)
+        # Messages taken but not processed would stay hidden for the visibility timeout (minutes): a host
+        # restarted by --watch, or another one, gets them at once instead.
+        await self._abandon([m for session in self.sessions.values() for m in session.messages.values()], delay=0)
         with contextlib.suppress(StorageError, OSError):
             for lease in await self.hub.partitions.read_all():
                 if lease.current_owner == self.me:
@@ -306,14 +309,16 @@ class Engine:
         delivered on time.
 
         Queues hide messages for whole seconds, rounded up, so a 200 ms timer would wait a second for the
-        queue. When this process owns the queue it takes the still-hidden message itself at the exact time,
-        with the put's pop receipt (``_fire``); otherwise, or if that fails, the poller is woken when the put's
-        visibility really ends. A crash in between costs nothing: the message shows up at its whole second.
+        queue and then for the poller's back-off. When this process owns the queue it takes a soon-due message
+        itself at the exact time, with the put's pop receipt (``_fire``); a later one only wakes the poller
+        when the put's visibility ends. A crash in between costs nothing: the message shows at its whole second.
         """
         sent_at = utcnow()
         queue = self.hub.names.control_queue_for(message.target.instance_id)
         sent = await self.hub.queues.send(queue, message, delay or None)
-        if queue in self.owned:
+        if queue not in self.owned:
+            return  # its owner polls it; a partition claimed later starts polling at the shortest step
+        if delay <= self.settings.durable.max_queue_polling_interval:
             due = max(0.0, delay - (utcnow() - sent_at).total_seconds())
             asyncio.get_running_loop().call_later(
                 due, lambda: self._spawn(self._fire(sent), f"dfx-timer-{sent.message_id}")
@@ -323,16 +328,16 @@ class Engine:
 
     async def _fire(self, message: ReceivedMessage) -> None:
         """A delayed message is due: hide it for processing with the put's receipt and hand it to its session."""
-        if self.stopping.is_set():
+        if self.stopping.is_set() or message.queue_name not in self.owned:
             return
         try:
-            taken = message.queue_name in self.owned and await self.hub.queues.renew(message, self.control_visibility)
-        except (StorageError, OSError) as exc:
+            taken = await self.hub.queues.renew(message, self.control_visibility)
+        except Exception as exc:  # any failure leaves the message to the poller, which must then look at once
             log.warning("taking the due message %s failed: %s", message.message_id, exc)
             taken = False
         if taken:
             self._deliver(message)
-        else:  # the poller received it first, or the partition moved: the queue has it
+        else:  # the poller received it first (or will): make it look now
             self.wake(message.queue_name)
 
     # -- orchestration episodes ---------------------------------------------------------------------
@@ -370,14 +375,15 @@ class Engine:
         while len(pending := [t for t in self._inflight.get(instance_id, []) if not t.done()]) >= 2:
             await asyncio.wait([pending[0]])
 
-    async def _abandon(self, batch: list[ReceivedMessage]) -> None:
+    async def _abandon(self, batch: list[ReceivedMessage], delay: int | None = None) -> None:
+        """Give messages back to their queues (after the provider's back-off, or ``delay`` seconds)."""
         for message in batch:
             with contextlib.suppress(StorageError, OSError):
                 local = self._local_replies.pop(message.message_id, None)
                 if local is not None:
                     await self._make_durable(local)
                 elif not is_local(message):
-                    await self.hub.queues.abandon(message)
+                    await self.hub.queues.abandon(message, delay)
 
     async def _make_durable(self, local: _LocalReply) -> None:
         """A local reply that was not committed goes the usual way: to the queue, then the work item goes."""

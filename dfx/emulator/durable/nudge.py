@@ -9,6 +9,7 @@ A nudge that fails changes nothing: the host finds the message on its next poll.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
 import socket
 import urllib.request
@@ -34,8 +35,12 @@ def local_host_port(lease: PartitionLease, now: datetime, machine: str | None = 
     return port if name == (machine or socket.gethostname()) else None
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""No proxy: urllib would send even 127.0.0.1 through http_proxy."""
+
+
 def _post(url: str) -> None:
-    with urllib.request.urlopen(urllib.request.Request(url, method="POST", data=b""), timeout=NUDGE_TIMEOUT):
+    with _DIRECT.open(urllib.request.Request(url, method="POST", data=b""), timeout=NUDGE_TIMEOUT):
         pass
 
 
@@ -57,7 +62,7 @@ class NudgingSender:
         if port is not None:
             try:
                 await asyncio.to_thread(_post, f"http://127.0.0.1:{port}/{WAKE_PATH}?queue={queue}")
-            except OSError as exc:  # urllib's errors are OSErrors; the host will poll anyway
+            except (OSError, http.client.HTTPException) as exc:  # the host will poll anyway
                 log.debug("nudging the host on port %s failed: %s", port, exc)
         return queue
 

@@ -209,7 +209,7 @@ class HubQueues:
         receipt = await self._update(message.queue_name, message.message_id, message.pop_receipt, visibility_timeout)
         if receipt:
             message.pop_receipt = receipt
-        return receipt is not None
+        return bool(receipt)
 
     @storage_call
     async def abandon(self, message: ReceivedMessage, delay: int | None = None) -> None:
