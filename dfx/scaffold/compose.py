@@ -161,7 +161,7 @@ class _Workspace:
 
     def __init__(self, files: Mapping[str, str], local_modules: Iterable[str]) -> None:
         self.crlf = {path for path, text in files.items() if "\r\n" in text}
-        self.original = {path: text.replace("\r\n", "\n") for path, text in files.items()}
+        self.original = {path: _lines_ended(path, text.replace("\r\n", "\n")) for path, text in files.items()}
         self.current: dict[str, str] = {}
         self.local_modules = set(local_modules)
         self.local_modules.update(p.split("/")[0].removesuffix(".py") for p in files if p.endswith(".py"))
@@ -181,10 +181,13 @@ class _Workspace:
         self.current[path] = text
 
     def changes(self) -> tuple[FileChange, ...]:
+        """The files that differ from what was read, each Python one checked to compile."""
         result = []
         for path, text in self.current.items():
             if text == self.original.get(path):
                 continue
+            if path.endswith(".py"):
+                _check_compiles(path, text, self.original.get(path))
             if path in self.crlf:
                 text = text.replace("\n", "\r\n")
             result.append(FileChange(path, text, path not in self.original))
@@ -477,6 +480,28 @@ class _Composer:
                     f"Added the extension bundle to {HOST_JSON}: Azure needs it for {self.template.display_name} "
                     "functions."
                 )
+
+
+def _lines_ended(path: str, text: str) -> str:
+    """A script's text with its last line ended, so that a line inserted after it starts a line of its own."""
+    return text + "\n" if path.endswith(".py") and text and not text.endswith("\n") else text
+
+
+def _check_compiles(path: str, text: str, original: str | None) -> None:
+    """Refuse to hand back a script that would not compile: a bug of dfx new must not reach the user's file."""
+    try:
+        compile(text, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        try:
+            compile(original or "", path, "exec", dont_inherit=True)
+        except SyntaxError as own:  # parses, but does not compile (a module-level return): the file's problem
+            raise ScaffoldError(
+                f"{path}:{own.lineno}: {own.msg}", hint="Fix the file, then run dfx new again."
+            ) from None
+        raise ScaffoldError(
+            f"dfx new would have written invalid Python to {path} (line {exc.lineno}: {exc.msg}); nothing was written.",
+            hint="This is a dfx bug: please report it with the file. Add the function by hand meanwhile.",
+        ) from None
 
 
 def _schedule(value: str) -> str:

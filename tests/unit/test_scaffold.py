@@ -234,6 +234,45 @@ def test_a_script_that_does_not_parse_is_named_with_its_line():
         related_files(NewFunction("http", "greet"), files[APP_SCRIPT])
 
 
+UNENDED_APP = "import azure.functions as func\napp = func.FunctionApp()"
+
+
+@pytest.mark.parametrize(
+    ("files", "request_"),
+    [
+        ({APP_SCRIPT: UNENDED_APP}, NewFunction("blueprint", "orders")),
+        ({APP_SCRIPT: UNENDED_APP, "shop.py": "import azure.functions as func\nshop = func.Blueprint()"},
+         NewFunction("http", "greet", blueprint="shop")),
+        ({APP_SCRIPT: "import azure.functions as func\nfrom orders import bp\napp = func.FunctionApp()\n"
+                      "app.register_functions(bp)",
+          "orders.py": "import azure.functions as func\nbp = func.Blueprint()"},
+         NewFunction("blueprint", "billing")),
+        ({APP_SCRIPT: UNENDED_APP.replace("\n", "\r\n")}, NewFunction("blueprint", "orders")),
+    ],
+    ids=["blueprint", "--blueprint FILE", "after the last registration", "crlf"],
+)  # fmt: skip
+def test_new_on_a_file_without_a_final_newline_stays_valid_python(files, request_, index_app):
+    composed = apply(files, request_)
+    text = composed[APP_SCRIPT].replace("\r\n", "\n")
+    assert "FunctionApp()\n" in text and text.endswith("\n")
+    assert all(line.count("register_functions") <= 1 for line in text.splitlines())
+    assert request_.name in index_app(composed)
+
+
+def test_a_composition_that_would_not_compile_is_refused_as_a_dfx_bug(monkeypatch):
+    monkeypatch.setattr("dfx.scaffold.templates.render_activity", lambda *args, **kwargs: "def broken(:\n    pass\n")
+    with pytest.raises(ScaffoldError, match=r"would have written invalid Python to function_app\.py") as info:
+        compose(NewFunction("activity", "pack"), app_files("demo"))
+    assert "dfx bug" in (info.value.hint or "")
+
+
+def test_a_script_that_parses_but_does_not_compile_is_the_file_s_problem():
+    files = {APP_SCRIPT: "import azure.functions as func\n\napp = func.FunctionApp()\nreturn 1\n"}
+    with pytest.raises(ScaffoldError, match=r"^function_app\.py:4: 'return' outside function") as info:
+        compose(NewFunction("http", "greet"), files)
+    assert info.value.hint == "Fix the file, then run dfx new again."
+
+
 def test_a_missing_script_or_app_object_is_refused_with_a_hint():
     with pytest.raises(ScaffoldError, match=r"function_app\.py not found") as info:
         compose(NewFunction("http", "greet"), {})
