@@ -28,6 +28,8 @@ APP_SCRIPT = "function_app.py"
 REQUIREMENTS = "requirements.txt"
 HOST_JSON = "host.json"
 AUTH_LEVELS = ("function", "anonymous", "admin")
+#: The byte order mark some Windows editors start UTF-8 files with; Python and the Functions host skip it.
+BOM = "\ufeff"
 #: ``dfx new``'s option for each template option field, for messages.
 OPTION_FLAGS = {
     "auth_level": "--auth-level",
@@ -134,7 +136,7 @@ def blueprint_path(value: str) -> tuple[str, str]:
 
 def related_files(request: NewFunction, app_text: str) -> list[str]:
     """The app-relative files :func:`compose` may read besides function_app.py; pass it those that exist."""
-    script = parse_script(app_text, APP_SCRIPT)
+    script = parse_script(app_text.removeprefix(BOM), APP_SCRIPT)
     paths = [REQUIREMENTS, HOST_JSON]
     for registration in script.registrations:
         if registration.module:
@@ -157,11 +159,14 @@ def compose(request: NewFunction, files: Mapping[str, str], local_modules: Itera
 
 
 class _Workspace:
-    """The app's files as they are and as the composition changes them (line endings kept per file)."""
+    """The app's files as they are and as the composition changes them (line endings and BOMs kept per file)."""
 
     def __init__(self, files: Mapping[str, str], local_modules: Iterable[str]) -> None:
         self.crlf = {path for path, text in files.items() if "\r\n" in text}
-        self.original = {path: _lines_ended(path, text.replace("\r\n", "\n")) for path, text in files.items()}
+        self.bom = {path for path, text in files.items() if text.startswith(BOM)}
+        self.original = {
+            path: _lines_ended(path, text.removeprefix(BOM).replace("\r\n", "\n")) for path, text in files.items()
+        }
         self.current: dict[str, str] = {}
         self.local_modules = set(local_modules)
         self.local_modules.update(p.split("/")[0].removesuffix(".py") for p in files if p.endswith(".py"))
@@ -190,6 +195,8 @@ class _Workspace:
                 _check_compiles(path, text, self.original.get(path))
             if path in self.crlf:
                 text = text.replace("\n", "\r\n")
+            if path in self.bom:
+                text = BOM + text
             result.append(FileChange(path, text, path not in self.original))
         return tuple(result)
 

@@ -190,6 +190,16 @@ def test_new_refuses_a_taken_name_in_one_line_and_writes_nothing(tmp_path, monke
     assert (tmp_path / "function_app.py").read_text() == before
 
 
+def test_new_on_a_script_saved_with_a_utf8_bom_adds_the_function_and_keeps_the_bom(tmp_path):
+    ok("init", str(tmp_path))
+    script = tmp_path / "function_app.py"
+    script.write_bytes(b"\xef\xbb\xbf" + script.read_bytes())
+    ok("new", "-t", "http", "-n", "greet", "--app-dir", str(tmp_path))
+    data = script.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+    assert "def greet(" in data.decode("utf-8-sig")
+
+
 def test_new_prints_what_it_changed_and_how_to_try_it(tmp_path):
     ok("init", str(tmp_path))
     output = ok("new", "-t", "http", "-n", "greet", "--route", "greet/{name?}", "--app-dir", str(tmp_path)).output

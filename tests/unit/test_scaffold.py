@@ -412,6 +412,21 @@ def test_windows_line_endings_are_kept():
     compile(text.replace("\r\n", "\n"), APP_SCRIPT, "exec")
 
 
+def test_a_utf8_bom_is_read_past_and_kept(index_app):
+    host = json.dumps({"version": "2.0"})
+    files = {APP_SCRIPT: "\ufeff" + PLAIN_APP, "host.json": "\ufeff" + host, "requirements.txt": "azure-functions\n"}
+    request = NewFunction("orchestrator", "flow")
+    assert "host.json" in related_files(request, files[APP_SCRIPT])  # parsed past the BOM
+    composed = apply({path: text.removeprefix("\ufeff") for path, text in files.items()}, request)
+    plan = compose(request, files)
+    for change in plan.changes:
+        bom = "\ufeff" if change.path in ("host.json", APP_SCRIPT) else ""
+        assert change.text == bom + composed[change.path], change.path
+    assert "extensionBundle" in (plan.text("host.json") or "")
+    written = {**files, **{c.path: c.text for c in plan.changes}}
+    assert index_app(written) == {"ping": "httpTrigger", "flow": "orchestrationTrigger", "hello": "activityTrigger"}
+
+
 def test_templates_are_found_by_short_or_core_tools_name_in_any_case():
     assert find_template("Durable Functions HTTP starter").name == "durable-starter"
     assert find_template("durable functions  orchestrator").name == "orchestrator"
