@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -50,12 +53,47 @@ def _read(path: Path) -> str:
         raise ScaffoldError(f"cannot read {path}: {exc.strerror}.") from None
 
 
-def _write(path: Path, text: str) -> None:
+def _stage(path: Path, text: str) -> Path:
+    """``text`` in a new file beside ``path``, flushed to disk and with ``path``'s mode, to rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.dfx-tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # a new file's mode: less the umask
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="")
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _write_all(files: list[tuple[Path, str]]) -> None:
+    """Write ``files``, each one whole, and none of them unless every one could be written.
+
+    Each text first goes to a temporary file beside its target (flushed to disk); only then are they renamed
+    over their targets, in the order given (an atomic replace each). A full disk or Ctrl-C while writing
+    leaves every file as it was, and no file is ever left truncated. A symlink keeps its link: the file it
+    points to is replaced.
+    """
+    staged: list[tuple[Path, Path]] = []
+    path = Path()
+    try:
+        for path, text in files:
+            target = path.resolve() if path.is_symlink() else path
+            staged.append((_stage(target, text), target))
+        for temporary, target in staged:
+            path = target
+            os.replace(temporary, target)
     except OSError as exc:
-        raise ScaffoldError(f"cannot write {path}: {exc.strerror}.") from None
+        raise ScaffoldError(f"cannot write {path}: {exc.strerror or exc}.") from None
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
 
 
 def _local_url(app_dir: Path, route: str) -> str:
@@ -104,10 +142,8 @@ def init(
             raise ScaffoldError(
                 f"{taken} already exists.", hint="dfx init --force overwrites it and the other files dfx init writes."
             )
-    written = []
-    for file_name, text in files.items():
-        _write(directory / file_name, text)
-        written.append(str(directory / file_name))
+    _write_all([(directory / file_name, text) for file_name, text in files.items()])
+    written = [str(directory / file_name) for file_name in files]
     if json_output:
         print_json(written)
         return
@@ -186,8 +222,9 @@ def new(
         if not p.name.startswith(".") and p.name not in _IGNORED_FOLDERS and (p.is_dir() or p.suffix == ".py")
     ]
     plan = compose(request, files, local)
-    for change in plan.changes:
-        _write(app_dir / change.path, change.text)
+    # New files first and function_app.py last, in case a rename fails: the app never imports a missing module.
+    ordered = sorted(plan.changes, key=lambda c: (c.path == APP_SCRIPT, not c.created))
+    _write_all([(app_dir / change.path, change.text) for change in ordered])
     if json_output:
         print_json(
             {

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
+import stat
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -198,6 +201,45 @@ def test_new_on_a_script_saved_with_a_utf8_bom_adds_the_function_and_keeps_the_b
     data = script.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
     assert "def greet(" in data.decode("utf-8-sig")
+
+
+def test_a_write_that_fails_part_way_leaves_every_file_as_it_was(tmp_path, monkeypatch, capsys):
+    ok("init", str(tmp_path))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    synced = []
+
+    def full_disk(descriptor: int) -> None:
+        synced.append(descriptor)
+        if len(synced) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    code, _, stderr = run_main(
+        monkeypatch, capsys, "new", "-t", "blueprint", "-n", "orders", "--app-dir", str(tmp_path)
+    )
+    assert_one_line_error(code, stderr, "cannot write")
+    assert "No space left on device" in stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "no file changed, no temporary file left"
+
+
+def test_new_replaces_each_file_whole_new_ones_first_function_app_py_last(tmp_path, monkeypatch):
+    ok("init", str(tmp_path / "real"))
+    (tmp_path / "app").mkdir()
+    script = tmp_path / "app" / "function_app.py"
+    script.symlink_to(tmp_path / "real" / "function_app.py")
+    (tmp_path / "real" / "function_app.py").chmod(0o640)
+    replaced: list[str] = []
+    rename = os.replace
+
+    def recorded(source: Any, target: Any) -> None:
+        replaced.append(Path(target).name)
+        rename(source, target)
+
+    monkeypatch.setattr(os, "replace", recorded)
+    ok("new", "-t", "blueprint", "-n", "orders", "--app-dir", str(tmp_path / "app"))
+    assert replaced == ["orders.py", "function_app.py"]
+    assert script.is_symlink() and "register_functions(bp)" in script.read_text()
+    assert stat.S_IMODE((tmp_path / "real" / "function_app.py").stat().st_mode) == 0o640
 
 
 def test_new_prints_what_it_changed_and_how_to_try_it(tmp_path):
