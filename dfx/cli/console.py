@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dfx.emulator.config import Settings, load_settings
 from dfx.errors import DfxError
@@ -188,7 +189,7 @@ async def open_hub(settings: Settings, *, create: bool = False) -> AsyncIterator
     async with hub:
         if missing:
             await hub.create()
-            err.print(f"[dim]Created task hub {hub.name} in {settings.storage.describe()}.[/]")
+            err.print(f"[dim]Created task hub {escape(hub.name)} in {escape(settings.storage.describe())}.[/]")
         yield hub
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from dfx import __version__
 from dfx.cli import azurite, doctor, durable, inspect, scaffold, start, taskhub
@@ -67,12 +68,12 @@ def main() -> None:
     try:
         app(prog_name="dfx")
     except DfxError as exc:
-        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
         details = getattr(exc, "details", "")
         if details:
             err.print(details, markup=False, highlight=False, style="dim")
         if exc.hint:
-            err.print(f"[dim]hint: {exc.hint}[/]")
+            err.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import stat
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dfx.cli.console import AppDirOption, JsonOption, out, print_json
@@ -147,15 +149,15 @@ def init(
     if json_output:
         print_json(written)
         return
-    out.print(f"Created the function app [bold]{title}[/] in {directory}:", highlight=False)
+    out.print(f"Created the function app [bold]{escape(title)}[/] in {escape(str(directory))}:", highlight=False)
     for path in written:
-        out.print(f"  {path}", highlight=False)
+        out.print(f"  {path}", markup=False, highlight=False)
     out.print("\nNext:", style="bold")
     if directory.resolve() != Path.cwd().resolve():
-        out.print(f"  cd {shlex.quote(str(directory))}", highlight=False)
+        out.print(f"  cd {shlex.quote(str(directory))}", markup=False, highlight=False)
     out.print("  dfx start", highlight=False)
     url = f"http://localhost:{_DEFAULT_PORT}/{_DEFAULT_PREFIX}/{STARTER_ROUTE_EXAMPLE}"
-    out.print(f"  curl -X POST {url}", highlight=False, soft_wrap=True)
+    out.print(f"  curl -X POST {url}", markup=False, highlight=False, soft_wrap=True)
 
 
 def new(
@@ -243,16 +245,16 @@ def new(
 def _print_plan(plan: Plan, app_dir: Path) -> None:
     where = next((c.path for c in plan.changes if c.path.endswith(".py") and c.path != APP_SCRIPT), APP_SCRIPT)
     functions = ", ".join(plan.functions)
-    out.print(f"Added {functions} ({plan.template.display_name}) to {where}.", highlight=False)
+    say = functools.partial(out.print, markup=False, highlight=False)  # paths, routes and names as written
+    say(f"Added {functions} ({plan.template.display_name}) to {where}.")
     for change in plan.changes:
-        out.print(f"  {'created' if change.created else 'updated'} {app_dir / change.path}", highlight=False)
+        say(f"  {'created' if change.created else 'updated'} {app_dir / change.path}")
     for note in plan.notes:
-        out.print(f"  {note}", style="dim", highlight=False)
+        say(f"  {note}", style="dim")
     for route in plan.routes:
-        out.print(f"Try it: dfx start, then curl {_local_url(app_dir, route)}", highlight=False, soft_wrap=True)
+        say(f"Try it: dfx start, then curl {_local_url(app_dir, route)}", soft_wrap=True)
     if plan.start_route:
-        url = _local_url(app_dir, plan.start_route)
-        out.print(f"Start it: dfx start, then curl -X POST {url}", highlight=False, soft_wrap=True)
+        say(f"Start it: dfx start, then curl -X POST {_local_url(app_dir, plan.start_route)}", soft_wrap=True)
 
 
 def templates(json_output: JsonOption = False) -> None:

@@ -371,6 +371,24 @@ def test_status_of_an_entity_shows_its_state(account, hub_name, conn):
     assert "counter / key k1" in table.output and "42" in table.output
 
 
+def test_ids_keys_and_states_with_brackets_print_as_written(account, hub_name, conn):
+    async def write(hub: TaskHub) -> None:
+        state = SchedulerState(exists=True, state='{"p": "[/etc]"}').to_json()
+        await hub.instances.write_pending(
+            instance_id="@box@[bold]k", name="@box@[bold]k", execution_id="e1", input=state, created_time=utcnow()
+        )
+        await hub.instances.write_pending(
+            instance_id="[red]new", name="Hello", execution_id="e2", input=None, created_time=utcnow()
+        )
+
+    hub_run(account, hub_name, write)
+    entities = runner.invoke(app, ["inspect", "entities", *conn], env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert entities.exit_code == 0, entities.output
+    assert "[bold]k" in entities.output and '{"p": "[/etc]"}' in entities.output
+    timeline = invoke("inspect", "timeline", "[red]new", *conn)
+    assert timeline.exit_code == 0 and "[red]new has no history yet" in timeline.output
+
+
 @pytest.mark.parametrize("view", ["status", "tree", "timeline"])
 def test_an_unknown_instance_is_a_one_line_error_with_a_hint(account, hub_name, conn, view):
     hub_run(account, hub_name, lambda hub: asyncio.sleep(0))

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from dfx import __version__
 from dfx.cli.main import app
+from tests.cli import assert_one_line_error, run_main
 
 runner = CliRunner()
 
@@ -54,3 +55,22 @@ def test_usage_errors_print_usage_and_exit_2_without_a_traceback(args: list[str]
     result = subprocess.run([sys.executable, "-m", "dfx", *args], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2, result
     assert "Usage: dfx" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_error_message_with_brackets_prints_as_written(tmp_path, monkeypatch, capsys):
+    (tmp_path / "function_app.py").write_text("import azure.functions as func\n\napp = func.FunctionApp()\n")
+    route = "orders/{id:int[/x]}"  # rich would read [/x] as a closing tag and fail with a MarkupError
+    code, _, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--route", route,
+                               "--app-dir", str(tmp_path))  # fmt: skip
+    assert_one_line_error(code, stderr, "unknown constraint 'int[/x]'", hint="orders/{id:int}")
+    folder = tmp_path / "[bold]app"  # and would take [bold] for a style, leaving it out of the message
+    code, _, stderr = run_main(monkeypatch, capsys, "new", "-t", "http", "-n", "greet", "--app-dir", str(folder))
+    assert_one_line_error(code, stderr, f"{folder / 'function_app.py'} not found")
+
+
+def test_dfx_init_prints_names_and_paths_with_brackets_as_written(tmp_path):
+    folder = tmp_path / "[red]demo"
+    result = runner.invoke(app, ["init", str(folder), "--name", "[/x] shop"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"Created the function app [/x] shop in {folder}:" in result.output
+    assert f"  {folder / 'function_app.py'}" in result.output

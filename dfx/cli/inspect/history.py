@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from dfx.cli.console import (
     AppDirOption,
@@ -194,7 +195,7 @@ class _Follower:
 
     def note(self, text: str) -> None:
         """A line about the instance, not a row: on stderr beside NDJSON, in the table's flow otherwise."""
-        (err if self.json_output else out).print(f"[dim]{text}[/]")
+        (err if self.json_output else out).print(f"[dim]{escape(text)}[/]")
 
     def new_execution(self, execution_id: str) -> None:
         if self.execution_id is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dfx.cli.console import (
@@ -229,7 +230,7 @@ def instances(
     )
     table.bottom()
     if token:
-        out.print(f"More: --continuation-token '{token}'")
+        out.print(f"More: --continuation-token '{token}'", markup=False)
 
 
 def entities_command(
@@ -272,17 +273,17 @@ def entities_command(
         ]  # fmt: skip
         print_json({"entities": items, "continuationToken": token})
         return
-    table = Table(title=f"{settings.hub_name} entities", title_justify="left")
+    table = Table(title=f"{escape(settings.hub_name)} entities", title_justify="left")
     for column in ("Name", "Key", "Exists", "LastOperationTime", "State"):
         table.add_column(column, overflow="fold" if full else "ellipsis", no_wrap=not full)
     for entity, scheduler, record in rows:
         table.add_row(
-            entity.name,
-            entity.key,
+            escape(entity.name),
+            escape(entity.key),
             "yes" if scheduler.exists else "no",
             format_time(record.last_updated_time),
-            shorten(scheduler.state, 60, full),
+            escape(shorten(scheduler.state, 60, full)),
         )
     out.print(table)
     if token:
-        out.print(f"More: --continuation-token '{token}'")
+        out.print(f"More: --continuation-token '{token}'", markup=False)

@@ -108,13 +108,13 @@ def _count(value: int | None) -> str:
 
 
 def _show(hub_name: str, reports: list[QueueReport], peek: int) -> None:
-    summary = Table(title=f"{hub_name} queues", title_justify="left")
+    summary = Table(title=f"{escape(hub_name)} queues", title_justify="left")
     for column, justify in (("Queue", "left"), ("Kind", "left"), ("Depth", "right"), ("Peeked", "right"),
                             ("Oldest age", "right"), ("Max dequeue", "right")):  # fmt: skip
         summary.add_column(column, justify=justify)  # type: ignore[arg-type]
     for r in reports:
         summary.add_row(
-            r.name, r.kind, str(r.depth), str(len(r.messages)) if peek else "", format_duration(r.oldest_age),
+            escape(r.name), r.kind, str(r.depth), str(len(r.messages)) if peek else "", format_duration(r.oldest_age),
             _count(r.max_dequeue_count),
         )  # fmt: skip
     out.print(summary)
@@ -122,12 +122,12 @@ def _show(hub_name: str, reports: list[QueueReport], peek: int) -> None:
         if not r.messages:
             continue
         count = len(r.messages)
-        title = f"{r.name}: {count} visible message{'s' if count != 1 else ''} at the head"
+        title = f"{escape(r.name)}: {count} visible message{'s' if count != 1 else ''} at the head"
         table = Table(title=title, title_justify="left")
         for column in ("EventType", "InstanceId", "ExecutionId", "Seq", "Dequeue", "Age", "Detail"):
             table.add_column(column, overflow="fold")
         for m in r.messages:
-            event = m.event_type or "[red](unreadable)[/]"
+            event = escape(m.event_type) if m.event_type else "[red](unreadable)[/]"
             table.add_row(
                 event + (" [dim](blob)[/]" if m.in_blob else ""),
                 escape(m.instance_id or ""),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from dfx.cli.console import (
     AppDirOption,
@@ -149,10 +150,10 @@ def timeline(
         )
         return
     if axis is None:
-        out.print(f"{chosen} has no history yet ({status_markup(status) if status else 'no status'}).")
+        out.print(f"{escape(chosen)} has no history yet ({status_markup(status) if status else 'no status'}).")
         return
     title = f"{name or chosen} · {chosen} · execution {execution_id} · {status}"
     if not spans:
-        out.print(f"{title}\nNo activities, timers, sub-orchestrations or events in this execution.")
+        out.print(f"{title}\nNo activities, timers, sub-orchestrations or events in this execution.", markup=False)
         return
     _render(title, spans, axis, width)
