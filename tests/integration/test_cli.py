@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dfx.emulator.storage import StorageAccount, TaskHub
-from tests.cli import invoke, one_line_error, run_dfx
+from tests.cli import assert_one_line_error, invoke, one_line_error, run_dfx, run_main
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance
 
@@ -77,6 +77,13 @@ def test_azurite_down_is_a_one_line_error_with_a_hint():
     result = run_dfx("inspect", "instances", "--connection", conn)
     one_line_error(result, "does not answer")
     assert "dfx azurite start" in result.stderr
+
+
+def test_a_storage_error_answer_is_one_line(account, hub_name, conn, monkeypatch, capsys):
+    seed(account, hub_name, "job-0")
+    token = "x" * 70_000  # more header than Azurite takes: it answers 431, which no typed error covers
+    code, _, stderr = run_main(monkeypatch, capsys, "inspect", "instances", *conn, "--continuation-token", token)
+    assert_one_line_error(code, stderr, "storage answered 431 Request Header Fields Too Large", hint="refused")
 
 
 @pytest.mark.parametrize(
