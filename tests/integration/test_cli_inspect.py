@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from dfx.cli.console import settings_for
+from dfx.cli.inspect.history import _Follower
 from dfx.cli.main import app
 from dfx.emulator.durable.activities import failure_details
 from dfx.emulator.durable.entities import SchedulerState
@@ -281,6 +283,37 @@ def test_follow_with_json_writes_ndjson_and_follows_a_continue_as_new(account, h
     ]  # fmt: skip
     assert process.returncode == 0
     assert "continued as new: now following execution e-second" in errors and "is Completed" in errors
+
+
+def test_follow_prints_the_last_rows_of_an_execution_that_continued_as_new(account, hub_name, tmp_path, capsys):
+    settings = settings_for(tmp_path, hub_name, account.connection_string())
+
+    async def follow(hub: TaskHub) -> None:
+        instance = Instance(hub, "cycle")
+        await instance.begin()
+        await instance.checkpoint([*instance.started(), TaskScheduledEvent(event_id=0, name="step"),
+                                   OrchestratorCompletedEvent()])  # fmt: skip
+        follower = _Follower(settings, "cycle", full=False, json_output=True)
+        assert await follower.poll(hub) is None
+        # Between two polls: one more episode of this execution, then the next execution from row 0.
+        await instance.checkpoint([
+            OrchestratorStartedEvent(), TaskCompletedEvent(task_scheduled_id=0, result='"1"'),
+            TaskScheduledEvent(event_id=1, name="step"), OrchestratorCompletedEvent(),
+        ])  # fmt: skip
+        second = Instance(hub, "cycle")
+        second.execution_id = "e-next"
+        await instance.continue_as_new("e-next", [*second.started('"again"'), OrchestratorCompletedEvent()])
+        assert await follower.poll(hub) is None
+
+    capsys.readouterr()
+    hub_run(account, hub_name, follow)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["ExecutionId"], int(r["RowKey"], 16), r["EventType"]) for r in rows] == [
+        ("e-cycle", 0, "OrchestratorStarted"), ("e-cycle", 1, "ExecutionStarted"), ("e-cycle", 2, "TaskScheduled"),
+        ("e-cycle", 3, "OrchestratorCompleted"), ("e-cycle", 4, "OrchestratorStarted"), ("e-cycle", 5, "TaskCompleted"),
+        ("e-cycle", 6, "TaskScheduled"), ("e-cycle", 7, "OrchestratorCompleted"),
+        ("e-next", 0, "OrchestratorStarted"), ("e-next", 1, "ExecutionStarted"), ("e-next", 2, "OrchestratorCompleted"),
+    ]  # fmt: skip
 
 
 def test_ctrl_c_stops_following_with_exit_code_0_and_no_traceback(account, hub_name, conn):

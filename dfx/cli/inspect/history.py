@@ -219,6 +219,19 @@ class _Follower:
         if self.table is not None:
             self.table.close()
 
+    async def _print_new_rows(self, hub: TaskHub) -> None:
+        """The rows of the execution shown after the last one printed, up to the first row of another execution.
+
+        For an execution that has continued as new, those are the rows it wrote since the last poll that the
+        next execution has not overwritten yet (it writes from row 0 again).
+        """
+        pages = hub.history.iter_row_pages(self.instance_id, self.execution_id, after_row_key=self.last_row_key)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                if self.execution_id is None:  # a history without a sentinel: the first row's execution
+                    self.new_execution(page[0]["ExecutionId"])
+                self.add(page)
+
     async def poll(self, hub: TaskHub) -> str | None:
         """Print the rows written since the last poll; return the runtime status once it is terminal."""
         record = await hub.instances.get(self.instance_id, fetch_large=False)
@@ -228,13 +241,10 @@ class _Follower:
                 raise instance_not_found(hub, self.instance_id)
             return "Purged"
         if execution_id is not None and execution_id != self.execution_id:
+            if self.execution_id is not None:  # continued as new: first the old execution's rows since last time
+                await self._print_new_rows(hub)
             self.new_execution(execution_id)
-        pages = hub.history.iter_row_pages(self.instance_id, self.execution_id, after_row_key=self.last_row_key)
-        async with contextlib.aclosing(pages):
-            async for page in pages:
-                if self.execution_id is None:  # a history without a sentinel: the first row's execution
-                    self.new_execution(page[0]["ExecutionId"])
-                self.add(page)
+        await self._print_new_rows(hub)
         # The Instances row is written after the history rows (storage-layout §12.1): once it reads terminal,
         # the rows read after it are all there are.
         if record is not None and record.runtime_status.is_terminal:
@@ -282,7 +292,8 @@ def history(
 ) -> None:
     """Show an instance's history rows as the History table stores them.
 
-    With --follow, the rows already there are printed, then new ones as they are written (Ctrl-C stops).
+    With --follow, the rows already there are printed, then new ones as they are written, across continue-as-new,
+    until the instance completes, fails or is terminated; Ctrl-C stops following and exits with 0.
 
     Example: dfx inspect history 4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c --follow
     """
