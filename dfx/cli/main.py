@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -103,15 +105,31 @@ def _print_error(exc: DfxError) -> None:
         err.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush cannot fail on a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):  # not a real file descriptor (a test's capture)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main() -> None:
     """Entry point of the console script: expected failures print one line and a hint, never a traceback.
 
     A storage service's error answer that no typed error covers (a 4xx for a bad option, a 503) is one of
     them. Usage errors, ``--help`` and Ctrl-C are left to typer's standalone mode (usage text, exit 2;
     "Aborted", exit 1), so this does not depend on where a typer release keeps its click exceptions.
+
+    Output piped into a reader that stops early (``| head``) ends the command quietly with exit code 1: what
+    typer and rich already do when the failed write happens inside them, and Python's documented recipe; a
+    shell pipeline takes the reader's exit code anyway.
     """
     try:
-        app(prog_name="dfx")
+        try:
+            app(prog_name="dfx")
+        finally:
+            sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        _silence_stdout()
+        raise SystemExit(1) from None
     except DfxError as exc:
         _print_error(exc)
         raise SystemExit(1) from None

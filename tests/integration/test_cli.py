@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -84,6 +87,24 @@ def test_a_storage_error_answer_is_one_line(account, hub_name, conn, monkeypatch
     token = "x" * 70_000  # more header than Azurite takes: it answers 431, which no typed error covers
     code, _, stderr = run_main(monkeypatch, capsys, "inspect", "instances", *conn, "--continuation-token", token)
     assert_one_line_error(code, stderr, "storage answered 431 Request Header Fields Too Large", hint="refused")
+
+
+def test_piping_into_a_closed_reader_exits_quietly(account, hub_name, conn):
+    seed(account, hub_name, "piped")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as a pipe usually is
+    for args in (
+        ["templates", "--json"],
+        ["inspect", "history", "piped", *conn],
+        ["inspect", "status", "piped", *conn],
+    ):
+        reader, writer = os.pipe()
+        os.close(reader)  # the reader is gone before dfx writes a byte: `dfx ... | head` once head has exited
+        try:
+            result = subprocess.run([sys.executable, "-m", "dfx", *args], stdout=writer, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, text=True, env=env, timeout=30)  # fmt: skip
+        finally:
+            os.close(writer)
+        assert (result.returncode, result.stderr) == (1, ""), args
 
 
 @pytest.mark.parametrize(
