@@ -61,10 +61,6 @@ class Container:
         return self.qualname in APP_CLASSES
 
     @property
-    def is_durable(self) -> bool:
-        return self.qualname.startswith(AZURE_DURABLE + ".")
-
-    @property
     def display(self) -> str:
         """The class the way code usually spells it: ``df.DFApp``, ``func.FunctionApp``."""
         module, _, cls = self.qualname.rpartition(".")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -71,21 +70,12 @@ async def current_execution(hub: TaskHub, instance_id: str, wanted: str | None =
     return current
 
 
-async def history_pages(
-    hub: TaskHub, instance_id: str, execution_id: str | None
-) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """The pages of rows of ``execution_id`` (from ``current_execution``; None: the first row's, as §3.7 does
-    for a history without a sentinel)."""
-    async for page in hub.history.iter_row_pages(instance_id, execution_id):
-        yield page
-
-
 async def read_history(
     hub: TaskHub, instance_id: str, execution: str | None = None
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """The current execution's id and all its rows; the "no instance" error when there is neither."""
     execution_id = await current_execution(hub, instance_id, execution)
-    rows = [row async for page in history_pages(hub, instance_id, execution_id) for row in page]
+    rows = [row async for page in hub.history.iter_row_pages(instance_id, execution_id) for row in page]
     if not rows and await hub.instances.get(instance_id, fetch_large=False) is None:
         raise instance_not_found(hub, instance_id)
     return execution_id, rows

@@ -32,7 +32,6 @@ from dfx.cli.inspect.common import (
     EVENT_STYLES,
     FullOption,
     current_execution,
-    history_pages,
     json_array_item,
     json_line,
     read_history,
@@ -165,7 +164,7 @@ async def _stream_json(settings: Settings, instance_id: str, execution: str | No
     async with open_hub(settings) as hub:
         execution_id = await current_execution(hub, instance_id, execution)
         written = 0
-        async with contextlib.aclosing(history_pages(hub, instance_id, execution_id)) as pages:
+        async with contextlib.aclosing(hub.history.iter_row_pages(instance_id, execution_id)) as pages:
             async for page in pages:
                 write(("[\n" if not written else ",\n") + ",\n".join(json_array_item(row) for row in page))
                 sys.stdout.flush()
