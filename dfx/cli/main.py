@@ -105,6 +105,34 @@ def _print_error(exc: DfxError) -> None:
         err.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False)
 
 
+#: Core Tools' boolean options that take a value (``func durable get-runtime-status --show-input true``).
+CORE_TOOLS_BOOLEANS = frozenset({"--show-input", "--show-output"})
+_BOOLEAN_WORDS = ("true", "false")
+
+
+def core_tools_booleans(args: list[str]) -> list[str]:
+    """``args`` with Core Tools' ``--show-input true|false`` as dfx's flags ``--show-input`` / ``--no-show-input``.
+
+    Without this, click would take the ``true`` for the positional instance id (an instance named ``true`` or
+    ``false`` is then given with ``--id``, as Core Tools gives every id).
+    """
+    result: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return result + args[index:]
+        name, equals, value = arg.partition("=")
+        if name in CORE_TOOLS_BOOLEANS:
+            if not equals and index + 1 < len(args) and args[index + 1].lower() in _BOOLEAN_WORDS:
+                value, index = args[index + 1], index + 1
+            if value.lower() in _BOOLEAN_WORDS:
+                arg = name if value.lower() == "true" else "--no-" + name.removeprefix("--")
+        result.append(arg)
+        index += 1
+    return result
+
+
 def _silence_stdout() -> None:
     """Point stdout at the null device, so that the interpreter's last flush cannot fail on a closed pipe."""
     with contextlib.suppress(OSError, ValueError):  # not a real file descriptor (a test's capture)
@@ -124,7 +152,7 @@ def main() -> None:
     """
     try:
         try:
-            app(prog_name="dfx")
+            app(args=core_tools_booleans(sys.argv[1:]), prog_name="dfx")
         finally:
             sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
     except BrokenPipeError:

@@ -43,7 +43,7 @@ from dfx.emulator.durable.history import (
 from dfx.emulator.storage import StorageAccount, TaskHub
 from dfx.emulator.storage.instances_table import checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, TaskMessage
-from tests.cli import invoke, one_line_error, run_dfx, runner
+from tests.cli import invoke, one_line_error, run_dfx, run_main, runner
 
 pytestmark = pytest.mark.azurite
 
@@ -371,7 +371,9 @@ def test_status_of_a_failed_instance_shows_the_error_type_message_and_stack(acco
     assert parent["failedTasks"][0]["instanceId"] == "family-b"
 
 
-def test_status_json_is_the_management_api_status_with_the_rows_other_columns(account, hub_name, conn):
+def test_status_json_is_the_management_api_status_with_the_rows_other_columns(
+    account, hub_name, conn, monkeypatch, capsys
+):
     hub_run(account, hub_name, failed_family)
     data = json.loads(invoke("inspect", "status", "family-a", *conn, "--json", "--show-history").output)
     assert {"name", "instanceId", "runtimeStatus", "input", "customStatus", "output", "createdTime",
@@ -384,6 +386,10 @@ def test_status_json_is_the_management_api_status_with_the_rows_other_columns(ac
     hidden = json.loads(invoke("inspect", "status", "family-a", *conn, "--json", "--no-show-input",
                                "--no-show-output").output)  # fmt: skip
     assert hidden["input"] is None and hidden["output"] is None
+    spelled = ["--id", "family-a", *conn, "--show-input", "false", "--show-output", "true", "--json"]  # Core Tools'
+    code, output, _ = run_main(monkeypatch, capsys, "durable", "get-runtime-status", *spelled)
+    core_tools = json.loads(output)
+    assert code == 0 and core_tools["input"] is None and core_tools["output"] == "ok"
     table = invoke("inspect", "status", "family-a", *conn, "--show-history")
     assert "Completed" in table.output and "familyHistory" not in table.output
     assert f"{hub_name}History · family-a" in table.output and "TaskCompleted" in table.output

@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from dfx import __version__
-from dfx.cli.main import app, storage_answer
+from dfx.cli.main import app, core_tools_booleans, storage_answer
 from dfx.emulator.storage.rest import ServiceError
 from tests.cli import assert_one_line_error, run_main
 
@@ -84,3 +84,16 @@ def test_a_storage_error_answer_becomes_one_line_with_a_hint_by_status():
     refused = storage_answer(ServiceError(400, "InvalidInput", "One of the request inputs is not valid."))
     assert refused is not None and "check the options" in (refused.hint or "")
     assert storage_answer(ValueError("not a storage answer")) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "parsed"),
+    [
+        (["--show-input", "true", "--show-output", "False"], ["--show-input", "--no-show-output"]),
+        (["--show-input=false", "--id", "x"], ["--no-show-input", "--id", "x"]),
+        (["--show-input", "order-42"], ["--show-input", "order-42"]),
+        (["--reason", "true", "--", "--show-input", "false"], ["--reason", "true", "--", "--show-input", "false"]),
+    ],
+)
+def test_core_tools_show_input_true_or_false_becomes_dfx_s_flags(args, parsed):
+    assert core_tools_booleans(["durable", "get-runtime-status", *args]) == ["durable", "get-runtime-status", *parsed]

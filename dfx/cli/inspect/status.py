@@ -176,8 +176,13 @@ def _show_failure(failure: Failure, full: bool) -> None:
 def status(
     instance_id: InstanceIdArgument = None,
     id_option: IdOption = None,
-    show_input: Annotated[bool, typer.Option("--show-input/--no-show-input", help="Show the input.")] = True,
-    show_output: Annotated[bool, typer.Option("--show-output/--no-show-output", help="Show the output.")] = True,
+    show_input: Annotated[
+        bool,
+        typer.Option("--show-input/--no-show-input", help="Show the input (Core Tools' --show-input true|false too)."),
+    ] = True,
+    show_output: Annotated[
+        bool, typer.Option("--show-output/--no-show-output", help="Show the output (--show-output true|false too).")
+    ] = True,
     show_history: Annotated[bool, typer.Option("--show-history", help="Show the history below the status.")] = False,
     full: FullOption = False,
     task_hub: TaskHubOption = None,
