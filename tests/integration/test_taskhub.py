@@ -209,3 +209,24 @@ async def test_purge_by_filter_honours_only_terminal_statuses(hub: TaskHub):
     assert await hub.instances.get("done") is None and await hub.instances.get("broken") is not None
     everything = await hub.purge_instances(created_from=since)
     assert everything.instances_deleted == 2
+
+
+async def test_taskhub_delete_removes_the_leases_container_and_every_control_queue(account, hub_name):
+    """A hub of the provider's blob partition managers: no Partitions rows, {hub}-leases, more queues than host.json."""
+    async with TaskHub(account, hub_name, partition_count=8) as made:
+        await made.create()
+        await made.partitions.delete()
+        leases = made.clients.blobs.get_container_client(f"{made.names.lower}-leases")
+        await leases.create_container()
+        await leases.upload_blob("taskhub.json", json.dumps({"TaskHubName": hub_name, "PartitionCount": 8}))
+    neighbour = TaskHub(account, hub_name + "x")
+    async with neighbour:
+        await neighbour.create()
+        async with await TaskHub.open_existing(account, hub_name, 4) as hub:
+            assert hub.names.partition_count == 4  # nothing tells it the 8 it was created with
+            await hub.delete()
+        queues = [q.name async for q in neighbour.clients.queues.list_queues(name_starts_with=hub_name.lower())]
+        containers = [c.name async for c in neighbour.clients.blobs.list_containers(name_starts_with=hub_name.lower())]
+        assert all(name.startswith(neighbour.names.lower) for name in [*queues, *containers]), (queues, containers)
+        assert set(neighbour.queues.all_queue_names) <= set(queues), "a hub whose name starts the same is kept"
+        await neighbour.delete()

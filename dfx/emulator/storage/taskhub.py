@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,20 +139,35 @@ class TaskHub:
         with contextlib.suppress(ResourceNotFoundError):
             await self.clients.blobs.get_container_client(name).delete_container()
 
+    @storage_call
+    async def _control_queues_in_account(self) -> list[str]:
+        """The hub's control queues as listed, whatever partition count it was created with."""
+        pattern = re.compile(re.escape(self.names.lower) + r"-control-\d{2}")
+        prefix = f"{self.names.lower}-control-"
+        return [
+            q.name async for q in self.clients.queues.list_queues(name_starts_with=prefix) if pattern.fullmatch(q.name)
+        ]
+
     async def delete(self) -> None:
-        """Delete every table, queue and container of the hub (storage-layout §1, "Delete hub")."""
+        """Delete every table, queue and container of the hub (storage-layout §1, "Delete hub").
+
+        Control queues are found by listing, and the ``{hub}-leases`` container of a hub made by the provider's
+        blob partition managers goes too: such a hub has no Partitions rows that tell its partition count.
+        """
 
         async def drop(table: HistoryTable | InstancesTable | PartitionsTable) -> None:
             with contextlib.suppress(ResourceNotFoundError):
                 await table.delete()
 
+        queues = {*self.queues.all_queue_names, *await self._control_queues_in_account()}
         await asyncio.gather(
-            *(self.queues.delete_queue(q) for q in self.queues.all_queue_names),
+            *(self.queues.delete_queue(q) for q in sorted(queues)),
             drop(self.history),
             drop(self.instances),
             drop(self.partitions),
             self._delete_container(self.names.app_lease_container),
             self._delete_container(self.names.large_messages_container),
+            self._delete_container(leases_container(self.names)),
         )
 
     # -- purge --------------------------------------------------------------------------------------
@@ -214,6 +230,11 @@ class TaskHub:
 
         results = await asyncio.gather(*(purge(r.instance_id) for r in records))
         return PurgeResult(sum(1 for r in results if r))
+
+
+def leases_container(names: TaskHubNames) -> str:
+    """``{hub}-leases``: the lease blobs and taskhub.json of a hub made by the provider's blob partition managers."""
+    return f"{names.lower}-leases"
 
 
 async def list_task_hubs(account: StorageAccount) -> list[str]:
