@@ -341,7 +341,10 @@ async def _purge_one(settings: Settings, instance_id: str) -> int:
 
 async def _matching(settings: Settings, purge: PurgeFilter) -> tuple[str, list[str]]:
     async with open_hub(settings) as hub:
-        return hub.name, [r.instance_id for r in await hub.instances.query_all(purge.query())]
+        records = await hub.purge_candidates(
+            created_from=purge.created_from, created_to=purge.created_before, statuses=purge.statuses
+        )
+        return hub.name, [r.instance_id for r in records]
 
 
 async def _purge_many(settings: Settings, purge: PurgeFilter) -> int:

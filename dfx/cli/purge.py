@@ -10,7 +10,6 @@ import typer
 
 from dfx.cli.console import iso_time
 from dfx.emulator.durable.history import TERMINAL_STATUSES, OrchestrationStatus
-from dfx.emulator.storage.instances_table import InstanceQuery
 
 EARLIEST = datetime(1601, 1, 1, tzinfo=UTC)
 """Azure Table's smallest DateTime, the lower bound of a purge given no ``--created-after``."""
@@ -66,17 +65,8 @@ class PurgeFilter:
 
     @property
     def created_from(self) -> datetime:
+        """The lower bound of the purge's created range (Azure Table's earliest time without --created-after)."""
         return self.created_after or EARLIEST
-
-    def query(self) -> InstanceQuery:
-        """The Instances query that finds what the purge will delete (the one TaskHub.purge_instances runs)."""
-        return InstanceQuery(
-            statuses=self.statuses,
-            created_from=self.created_from,
-            created_to=self.created_before,
-            fetch_input=False,
-            page_size=1000,
-        )
 
     def describe(self) -> str:
         """The filter in words: ``Completed, Terminated or Failed, created after 2026-01-01T00:00:00Z``."""

@@ -18,7 +18,7 @@ from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.connection import StorageAccount
 from dfx.emulator.storage.errors import TaskHubNotFoundError
 from dfx.emulator.storage.history_table import HistoryTable
-from dfx.emulator.storage.instances_table import InstanceQuery, InstancesTable
+from dfx.emulator.storage.instances_table import InstanceQuery, InstanceRecord, InstancesTable
 from dfx.emulator.storage.keys import escape_partition_key
 from dfx.emulator.storage.names import DEFAULT_PARTITION_COUNT, TaskHubNames
 from dfx.emulator.storage.partitions import PartitionsTable
@@ -189,6 +189,33 @@ class TaskHub:
         await self.instances.delete_row(instance_id)
         return True
 
+    async def purge_candidates(
+        self,
+        *,
+        created_from: datetime,
+        created_to: datetime | None = None,
+        statuses: Iterable[OrchestrationStatus] | None = None,
+    ) -> list[InstanceRecord]:
+        """The instances a purge by filter removes: created in the range, in ``statuses`` (None: any status).
+
+        As in the provider only Completed/Failed/Terminated/Canceled are honoured; unlike the provider, a
+        status list with none of them matches nothing instead of falling back to "every status".
+        """
+        wanted: frozenset[OrchestrationStatus] = frozenset()
+        if statuses is not None:
+            requested = set(statuses)
+            wanted = frozenset(requested & TERMINAL_STATUSES)
+            if requested and not wanted:
+                return []
+        query = InstanceQuery(
+            statuses=wanted,
+            created_from=created_from,
+            created_to=created_to,
+            fetch_input=False,
+            page_size=1000,
+        )
+        return await self.instances.query_all(query)
+
     async def purge_instances(
         self,
         *,
@@ -197,25 +224,8 @@ class TaskHub:
         statuses: Iterable[OrchestrationStatus] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> PurgeResult:
-        """Purge every instance created in a time range, optionally only those in terminal ``statuses``.
-
-        As in the provider only Completed/Failed/Terminated/Canceled are honoured; unlike the provider, a
-        status list with none of them purges nothing instead of falling back to "every status".
-        """
-        wanted: frozenset[OrchestrationStatus] = frozenset()
-        if statuses is not None:
-            requested = set(statuses)
-            wanted = frozenset(requested & TERMINAL_STATUSES)
-            if requested and not wanted:
-                return PurgeResult(0)
-        query = InstanceQuery(
-            statuses=wanted,
-            created_from=created_from,
-            created_to=created_to,
-            fetch_input=False,
-            page_size=1000,
-        )
-        records = await self.instances.query_all(query)
+        """Purge every instance created in a time range, optionally only those in terminal ``statuses``."""
+        records = await self.purge_candidates(created_from=created_from, created_to=created_to, statuses=statuses)
         limit = asyncio.Semaphore(PURGE_PARALLELISM)
         done = 0
 
