@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from dfx.cli.console import JsonOption, out, print_json
 from dfx.emulator import azurite
@@ -52,9 +53,9 @@ def start(
     process = azurite.start_azurite(options, log_path=state_dir.resolve() / "azurite.log")
     azurite.write_state(state_dir, process)
     where = "in memory" if options.in_memory else f"data in {options.location}"
-    out.print(f"Azurite started (pid {process.pid}, {where}); log: {process.log_path}")
+    out.print(f"Azurite started (pid {process.pid}, {where}); log: {process.log_path}", markup=False)
     if (blob_port, queue_port, table_port) != (10000, 10001, 10002):
-        out.print(f"AzureWebJobsStorage={account.connection_string()}")
+        out.print(f"AzureWebJobsStorage={account.connection_string()}", markup=False)
 
 
 @app.command()
@@ -104,10 +105,10 @@ def status(
     else:
         for service in SERVICES:
             mark = "[green]answers[/]" if answers[service] else "[red]no answer[/]"
-            out.print(f"{service:<6} {account.endpoint(service):<45} {mark}")
+            out.print(f"{service:<6} {escape(account.endpoint(service)):<45} {mark}")
         if recorded is not None:
-            out.print(f"started by dfx: pid {recorded.pid}, log {recorded.log_path}")
-        out.print(f"launcher: {launcher or 'not installed (run: dfx azurite install)'}")
+            out.print(f"started by dfx: pid {recorded.pid}, log {recorded.log_path}", markup=False)
+        out.print(f"launcher: {launcher or 'not installed (run: dfx azurite install)'}", markup=False)
     if not all(answers.values()):
         raise typer.Exit(1)
 
@@ -118,6 +119,6 @@ def install() -> None:
 
     Example: dfx azurite install
     """
-    out.print(f"Installing azurite@{azurite.AZURITE_VERSION} into {azurite.USER_INSTALL_DIR} …")
+    out.print(f"Installing azurite@{azurite.AZURITE_VERSION} into {azurite.USER_INSTALL_DIR} …", markup=False)
     launcher = azurite.install_azurite()
-    out.print(f"Installed: {launcher}")
+    out.print(f"Installed: {launcher}", markup=False)
