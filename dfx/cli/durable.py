@@ -44,6 +44,8 @@ from dfx.errors import DfxError
 if TYPE_CHECKING:  # the storage SDKs load only when a command runs, keeping `dfx start` light
     from dfx.cli.purge import PurgeFilter
     from dfx.emulator.durable.client import DurableClient
+    from dfx.emulator.storage import PurgeResult
+    from dfx.emulator.storage.instances_table import InstanceRecord
 
 app = typer.Typer(
     help="Start, signal, stop and purge instances straight through storage; no host needed.\n\n"
@@ -310,7 +312,7 @@ class NotPurgeableError(DfxError):
 
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (only on a terminal) fed by TaskHub.purge_instances' callback."""
+    """A progress bar on stderr (only on a terminal) fed by TaskHub.purge_finished_instances' callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -321,8 +323,8 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
-async def _purge_one_plan(settings: Settings, instance_id: str) -> str:
-    """The hub's name, once the instance is known to exist and to be finished."""
+async def _purge_one_plan(settings: Settings, instance_id: str) -> tuple[str, InstanceRecord]:
+    """The hub's name and the instance's row, once the instance is known to exist and to be finished."""
     async with open_hub(settings) as hub:
         record = await require_instance(hub, instance_id, fetch_large=False)
         if not record.runtime_status.is_terminal:
@@ -331,32 +333,36 @@ async def _purge_one_plan(settings: Settings, instance_id: str) -> str:
                 "or canceled instances can be purged.",
                 hint=f"Terminate it first: dfx durable terminate {instance_id}",
             )
-        return hub.name
+        return hub.name, record
 
 
-async def _purge_one(settings: Settings, instance_id: str) -> int:
-    async with open_hub(settings) as hub:
-        return 1 if await hub.purge_instance(instance_id) else 0
-
-
-async def _matching(settings: Settings, purge: PurgeFilter) -> tuple[str, list[str]]:
+async def _matching(settings: Settings, purge: PurgeFilter) -> tuple[str, list[InstanceRecord]]:
+    """The hub's name and the instances the filter matches now: what is shown, and then purged."""
     async with open_hub(settings) as hub:
         records = await hub.purge_candidates(
             created_from=purge.created_from, created_to=purge.created_before, statuses=purge.statuses
         )
-        return hub.name, [r.instance_id for r in records]
+        return hub.name, records
 
 
-async def _purge_many(settings: Settings, purge: PurgeFilter) -> int:
+async def _purge(settings: Settings, shown: list[InstanceRecord]) -> PurgeResult:
+    """Purge exactly the instances ``shown``; one started again since it was read is skipped."""
     async with open_hub(settings) as hub:
         with _progress() as progress:
-            result = await hub.purge_instances(
-                created_from=purge.created_from,
-                created_to=purge.created_before,
-                statuses=purge.statuses,
-                progress=progress,
-            )
-        return result.instances_deleted
+            return await hub.purge_finished_instances(shown, progress)
+
+
+def _report_purge(json_output: bool, result: PurgeResult) -> None:
+    from dfx.cli.purge import instances_phrase
+
+    if result.skipped:
+        err.print(
+            f"Skipped {instances_phrase(len(result.skipped))} that changed after the listing (started again or "
+            f"rewound; nothing of the new run was deleted): {', '.join(result.skipped)}",
+            markup=False,
+        )
+    _report(json_output, f"Purged {instances_phrase(result.instances_deleted)}.",
+            instancesDeleted=result.instances_deleted, skipped=list(result.skipped) or None)  # fmt: skip
 
 
 @app.command("purge-history")
@@ -395,29 +401,35 @@ def purge_history(
         chosen = pick_instance_id(instance_id, id_option)
         if created_after or created_before or runtime_status:
             raise typer.BadParameter("give an instance id or filters, not both.", param_hint="ID")
-        hub_name = run(_purge_one_plan(settings, chosen))
+        hub_name, record = run(_purge_one_plan(settings, chosen))
         confirm_or_exit(f"Purge instance {chosen} from task hub {hub_name}?", yes=yes)
-        deleted = run(_purge_one(settings, chosen))
-    else:
-        purge = PurgeFilter.build(
-            parse_time(created_after, "--created-after"),
-            parse_time(created_before, "--created-before"),
-            parse_statuses(runtime_status),
-        )
-        if not yes:
-            hub_name, ids = run(_matching(settings, purge))
-            if not ids:
-                nothing = f"No instances in task hub {hub_name} match ({purge.describe()}): nothing to purge."
-                _report(json_output, nothing, instancesDeleted=0)
-                return
-            err.print(
-                f"To purge from task hub {hub_name}: {instances_phrase(len(ids))} ({purge.describe()}):", markup=False
+        result = run(_purge(settings, [record]))
+        if result.skipped:
+            raise NotPurgeableError(
+                f"Instance {chosen!r} was not purged: it was started again after it was checked.",
+                hint=f"See what it runs now: dfx inspect status {chosen}",
             )
-            for line in preview(ids):
-                err.print(line, markup=False)
-            confirm_or_exit(f"Purge {instances_phrase(len(ids))}?", yes=False)
-        deleted = run(_purge_many(settings, purge))
-    _report(json_output, f"Purged {instances_phrase(deleted)}.", instancesDeleted=deleted)
+        _report_purge(json_output, result)
+        return
+    purge = PurgeFilter.build(
+        parse_time(created_after, "--created-after"),
+        parse_time(created_before, "--created-before"),
+        parse_statuses(runtime_status),
+    )
+    hub_name, shown = run(_matching(settings, purge))
+    if not shown:
+        nothing = f"No instances in task hub {hub_name} match ({purge.describe()}): nothing to purge."
+        _report(json_output, nothing, instancesDeleted=0)
+        return
+    if not yes:
+        ids = [r.instance_id for r in shown]
+        err.print(
+            f"To purge from task hub {hub_name}: {instances_phrase(len(ids))} ({purge.describe()}):", markup=False
+        )
+        for line in preview(ids):
+            err.print(line, markup=False)
+        confirm_or_exit(f"Purge {instances_phrase(len(ids))}?", yes=False)
+    _report_purge(json_output, run(_purge(settings, shown)))
 
 
 @app.command("delete-task-hub")

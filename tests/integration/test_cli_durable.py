@@ -356,6 +356,56 @@ def test_purge_without_yes_and_without_a_terminal_refuses_instead_of_waiting(acc
     assert record(account, hub_name, "ci-1") is not None
 
 
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """Run an action while the purge's question is open, then answer yes."""
+
+    def during_the_question(action: Callable[[], object]) -> None:
+        def confirm(question: str, *, yes: bool) -> None:
+            action()
+
+        monkeypatch.setattr("dfx.cli.durable.confirm_or_exit", confirm)
+
+    return during_the_question
+
+
+def restart_keep_id(account: StorageAccount, hub_name: str, instance_id: str) -> None:
+    on_hub(account, hub_name, lambda hub: DurableClient(hub).start("Hello", instance_id, '"second run"'))
+
+
+def test_purge_deletes_only_the_instances_it_showed(account, hub_name, conn, meanwhile):
+    seed(account, hub_name, "a", "b", "c")
+    meanwhile(lambda: seed(account, hub_name, "late-1", "late-2"))  # finished while the user read the list
+    result = invoke("durable", "purge-history", *conn, "--json")
+    assert result.exit_code == 0, result.output
+    assert "To purge from task hub" in result.stderr and "3 instances (" in result.stderr
+    assert json.loads(result.stdout) == {"instancesDeleted": 3}
+    assert all(record(account, hub_name, i) is None for i in ("a", "b", "c"))
+    assert all(record(account, hub_name, i) is not None for i in ("late-1", "late-2"))
+
+
+def test_purge_skips_an_instance_restarted_after_the_question(account, hub_name, conn, meanwhile):
+    seed(account, hub_name, "done", "again")
+    meanwhile(lambda: restart_keep_id(account, hub_name, "again"))
+    result = invoke("durable", "purge-history", *conn, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"instancesDeleted": 1, "skipped": ["again"]}
+    assert "Skipped 1 instance that changed after the listing" in result.stderr and "again" in result.stderr
+    row = record(account, hub_name, "again")
+    assert row is not None and row.runtime_status == OrchestrationStatus.Pending and row.input == '"second run"'
+    assert [kind for kind, _ in queued(account, hub_name, "again")] == ["ExecutionStarted"]
+
+
+def test_purge_of_one_instance_restarted_after_the_question_is_refused_and_keeps_it(account, hub_name, conn,
+                                                                                    meanwhile, fails):  # fmt: skip
+    seed(account, hub_name, "single")
+    meanwhile(lambda: restart_keep_id(account, hub_name, "single"))
+    fails("durable", "purge-history", "single", *conn, fragment="Instance 'single' was not purged: it was started "
+          "again after it was checked", hint="dfx inspect status single")  # fmt: skip
+    row = record(account, hub_name, "single")
+    assert row is not None and row.runtime_status == OrchestrationStatus.Pending
+
+
 def test_delete_task_hub_removes_the_hub(account, hub_name, conn):
     seed(account, hub_name, "x")
     result = invoke("durable", "delete-task-hub", "--yes", *conn)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
+from dfx.emulator.durable.client import DurableClient
 from dfx.emulator.durable.history import (
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
@@ -26,7 +27,7 @@ from dfx.emulator.storage import (
     development_storage,
 )
 from dfx.emulator.storage.instances_table import InstanceQuery, checkpoint_columns
-from dfx.emulator.storage.taskhub import list_task_hubs
+from dfx.emulator.storage.taskhub import PurgeOutcome, PurgeResult, list_task_hubs
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.azurite
@@ -209,6 +210,83 @@ async def test_purge_by_filter_honours_only_terminal_statuses(hub: TaskHub):
     assert await hub.instances.get("done") is None and await hub.instances.get("broken") is not None
     everything = await hub.purge_instances(created_from=since)
     assert everything.instances_deleted == 2
+
+
+async def shown(hub: TaskHub, instance_id: str):
+    """The Instances row as a purge's listing reads it (its ETag is what the purge is conditioned on)."""
+    [record] = [
+        r for r in await hub.purge_candidates(created_from=utcnow() - timedelta(days=1)) if r.instance_id == instance_id
+    ]
+    return record
+
+
+async def test_purge_finished_removes_rows_and_blobs_of_an_instance_as_it_was_shown(hub: TaskHub):
+    await run_instance(hub, "old", output=json.dumps("z" * 40000))
+    assert await hub.purge_finished_instance(await shown(hub, "old")) is PurgeOutcome.PURGED
+    assert await hub.instances.get("old") is None and not await hub.history.has_rows("old")
+    assert await hub.blobs.list_names("old/") == []
+
+
+async def test_purge_skips_an_instance_restarted_after_it_was_shown(hub: TaskHub):
+    await run_instance(hub, "again")
+    before = await shown(hub, "again")
+    await DurableClient(hub).start("Hello", "again", '"second run"')  # restart --keep-id, singleton starter...
+    result = await hub.purge_finished_instances([before])
+    assert result == PurgeResult(instances_deleted=0, skipped=("again",))
+    record = await hub.instances.get("again")
+    assert record is not None and record.runtime_status is OrchestrationStatus.Pending
+    assert await hub.history.has_rows("again")
+    [(_, message)] = await hub.queues.peek(hub.names.control_queue_for("again"))
+    assert message.event.event_type.name == "ExecutionStarted"
+
+
+async def test_purge_keeps_a_new_execution_a_host_wrote_before_the_instances_row_changed(hub: TaskHub):
+    """A client sends ExecutionStarted before it rewrites the row, so a fast host can write history first."""
+    await run_instance(hub, "fast")
+    before = await shown(hub, "fast")
+    sentinel_etag = (await hub.history.read("fast")).etag
+    execution = OrchestrationInstance("fast", "e-new")
+    started = ExecutionStartedEvent(orchestration_instance=execution, name="Hello", input='"x"', generation=1)
+    await hub.history.append("fast", "e-new", [OrchestratorStartedEvent(), started], start_index=0,
+                             etag=sentinel_etag)  # fmt: skip
+    assert await hub.purge_finished_instance(before) is PurgeOutcome.SKIPPED
+    rows = await hub.history.read_rows("fast")
+    assert rows.execution_id == "e-new" and [r["EventType"] for r in rows.rows] == [
+        "OrchestratorStarted", "ExecutionStarted"]  # fmt: skip
+    assert await hub.instances.get("fast") is not None
+
+
+async def test_history_delete_rows_keeps_a_row_rewritten_since_its_etag_was_read(hub: TaskHub):
+    await run_instance(hub, "rows")
+    versions = await hub.history.row_versions("rows")
+    first, *rest = [v for v in versions if v[0] != "sentinel"]
+    await hub.history.rewrite_as_generic("rows", [(first[0], "OrchestratorStarted")])  # a writer touches one row
+    assert await hub.history.delete_rows("rows", [first, *rest]) is False
+    left = [row_key for row_key, _ in await hub.history.row_versions("rows")]
+    assert left == [first[0], "sentinel"]
+
+
+async def test_a_purge_that_stops_midway_leaves_a_listed_finished_instance_to_purge_again(hub: TaskHub, monkeypatch):
+    await run_instance(hub, "half", output=json.dumps("z" * 40000))
+
+    async def fail(prefix: str) -> int:
+        raise StorageUnavailableError("storage went away")
+
+    monkeypatch.setattr(hub.blobs, "delete_prefix", fail)
+    with pytest.raises(StorageUnavailableError):
+        await hub.purge_finished_instance(await shown(hub, "half"))
+    monkeypatch.undo()
+    left = await shown(hub, "half")  # still listed, as finished as before: nothing hidden half-deleted
+    assert left.runtime_status is OrchestrationStatus.Completed and not await hub.history.has_rows("half")
+    assert await hub.purge_finished_instance(left) is PurgeOutcome.PURGED
+    assert await hub.blobs.list_names("half/") == []
+
+
+async def test_purge_finished_never_deletes_an_instance_shown_as_running(hub: TaskHub):
+    await hub.instances.write_pending(instance_id="live", name="Hello", execution_id="e", input=None,
+                                      created_time=utcnow())  # fmt: skip
+    assert await hub.purge_finished_instance(await shown(hub, "live")) is PurgeOutcome.SKIPPED
+    assert await hub.instances.get("live") is not None
 
 
 async def test_taskhub_delete_removes_the_leases_container_and_every_control_queue(account, hub_name):

@@ -9,7 +9,8 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from dfx.emulator.durable.encoding import from_table_entity, to_table_entity
@@ -314,30 +315,56 @@ class HistoryTable:
     # -- deleting -----------------------------------------------------------------------------------
 
     @storage_call
-    async def delete_instance(self, instance_id: str) -> int:
-        """Delete every history row of an instance (all executions and the sentinel); return the count."""
+    async def row_versions(self, instance_id: str) -> list[tuple[str, str | None]]:
+        """(RowKey, ETag) of every history row of an instance: all executions and the sentinel."""
         key = escape_partition_key(instance_id)
         try:
-            keys = [
-                e["RowKey"]
+            return [
+                (e["RowKey"], e.metadata["etag"])
                 async for e in self._table.query_entities(
                     odata.eq("PartitionKey", key), select=["PartitionKey", "RowKey"]
                 )
             ]
         except ResourceNotFoundError:
-            return 0
-        chunks = [keys[i : i + _DELETE_BATCH] for i in range(0, len(keys), _DELETE_BATCH)]
-        limit = asyncio.Semaphore(_DELETE_PARALLELISM)
+            return []
 
-        async def delete_chunk(chunk: list[str]) -> None:
+    @storage_call
+    async def delete_instance(self, instance_id: str) -> int:
+        """Delete every history row of an instance (all executions and the sentinel); return the count."""
+        keys = [row_key for row_key, _ in await self.row_versions(instance_id)]
+        await self.delete_rows(instance_id, [(row_key, None) for row_key in keys])
+        return len(keys)
+
+    @storage_call
+    async def delete_rows(self, instance_id: str, rows: Sequence[tuple[str, str | None]]) -> bool:
+        """Delete rows by (RowKey, ETag): with an ETag only if the row is unchanged since, with None in any case.
+
+        Returns False when a row had changed since its ETag was read; that row is kept. A row that is gone
+        already is not an error.
+        """
+        key = escape_partition_key(instance_id)
+        chunks = [rows[i : i + _DELETE_BATCH] for i in range(0, len(rows), _DELETE_BATCH)]
+        limit = asyncio.Semaphore(_DELETE_PARALLELISM)
+        kept = False
+
+        def operation(row_key: str, etag: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+            condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+            return "delete", {"PartitionKey": key, "RowKey": row_key}, condition
+
+        async def delete_chunk(chunk: Sequence[tuple[str, str | None]]) -> None:
+            nonlocal kept
             async with limit:
-                ops: list[Any] = [("delete", {"PartitionKey": key, "RowKey": rk}) for rk in chunk]
                 try:
-                    await self._table.submit_transaction(ops)
+                    await self._table.submit_transaction([operation(*row) for row in chunk])
                 except TableTransactionError:
-                    for rk in chunk:  # fall back to single deletes (a row may be gone already)
-                        with contextlib.suppress(ResourceNotFoundError):
-                            await self._table.delete_entity(key, rk)
+                    for row_key, etag in chunk:  # one at a time: a row may be gone already, or changed
+                        *_, condition = operation(row_key, etag)
+                        try:
+                            await self._table.delete_entity(key, row_key, **condition)
+                        except ResourceNotFoundError:
+                            pass
+                        except ResourceModifiedError:
+                            kept = True
 
         await asyncio.gather(*(delete_chunk(c) for c in chunks))
-        return len(keys)
+        return not kept

@@ -10,7 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import UpdateMode
 
 from dfx.emulator.durable.encoding import compact_json, to_utc
@@ -381,7 +386,17 @@ class InstancesTable:
         await self.merge(instance_id, columns)
 
     @storage_call
-    async def delete_row(self, instance_id: str) -> None:
-        """Delete the row unconditionally (If-Match: *); a missing row is not an error."""
+    async def delete_row(self, instance_id: str, *, etag: str | None = None) -> bool:
+        """Delete the row: unconditionally (If-Match: *), or with ``etag`` only if it is unchanged since.
+
+        Returns False when the row had changed (it is kept); a missing row is not an error.
+        """
         key = escape_partition_key(instance_id)
-        await self._table.delete_entity(key, "", match_condition=MatchConditions.Unconditionally)
+        if etag is None:
+            await self._table.delete_entity(key, "", match_condition=MatchConditions.Unconditionally)
+            return True
+        try:
+            await self._table.delete_entity(key, "", etag=etag, match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            return False
+        return True

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import TypeVar
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
@@ -19,7 +21,7 @@ from dfx.emulator.storage.connection import StorageAccount
 from dfx.emulator.storage.errors import TaskHubNotFoundError
 from dfx.emulator.storage.history_table import HistoryTable
 from dfx.emulator.storage.instances_table import InstanceQuery, InstanceRecord, InstancesTable
-from dfx.emulator.storage.keys import escape_partition_key
+from dfx.emulator.storage.keys import SENTINEL_ROW_KEY, escape_partition_key
 from dfx.emulator.storage.names import DEFAULT_PARTITION_COUNT, TaskHubNames
 from dfx.emulator.storage.partitions import PartitionsTable
 from dfx.emulator.storage.queues import HubQueues
@@ -27,13 +29,25 @@ from dfx.emulator.storage.queues import HubQueues
 log = logging.getLogger(__name__)
 
 PURGE_PARALLELISM = 8
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class PurgeResult:
-    """How many instances a purge removed."""
+    """How many instances a purge removed, and which it left because they were started again meanwhile."""
 
     instances_deleted: int
+    skipped: tuple[str, ...] = ()
+
+
+class PurgeOutcome(Enum):
+    """What a purge of one finished instance did."""
+
+    PURGED = "purged"
+    NOT_FOUND = "not found"
+    SKIPPED = "skipped"
+    """It changed after it was read (started again, rewound): nothing of its new run was deleted."""
 
 
 class TaskHub:
@@ -173,7 +187,7 @@ class TaskHub:
     # -- purge --------------------------------------------------------------------------------------
 
     async def purge_instance(self, instance_id: str) -> bool:
-        """Delete an instance's history rows, blobs and Instances row; False if it does not exist.
+        """Delete an instance's history rows, blobs and Instances row, whatever its status; False if it does not exist.
 
         Blobs are deleted by the ``{id}/`` prefix (raw and escaped id), not the bare id the provider
         uses, which would also delete blobs of other instances whose ids merely start the same way.
@@ -183,11 +197,62 @@ class TaskHub:
         if record is None:
             return False
         await self.history.delete_instance(instance_id)
-        prefixes = {f"{instance_id}/", f"{escape_partition_key(instance_id)}/"}
-        for prefix in prefixes:
-            await self.blobs.delete_prefix(prefix)
+        await self._delete_blobs(instance_id)
         await self.instances.delete_row(instance_id)
         return True
+
+    async def _delete_blobs(self, instance_id: str) -> None:
+        for prefix in {f"{instance_id}/", f"{escape_partition_key(instance_id)}/"}:
+            await self.blobs.delete_prefix(prefix)
+
+    async def purge_finished_instance(self, shown: InstanceRecord) -> PurgeOutcome:
+        """Purge an instance only if it is still as ``shown`` (same Instances ETag, so still finished) throughout.
+
+        An instance started again (a restart, a start over its id, a rewind) between the reading of ``shown``
+        and the end of the purge is SKIPPED with its new run intact: the purge stops at the first sign of it.
+        The Instances row goes last, with If-Match on the ETag of ``shown``, so a purge that stops midway
+        leaves a finished instance that is still listed and can be purged again, never rows nobody can find.
+        """
+        instance_id = shown.instance_id
+        if shown.etag is None or not shown.runtime_status.is_terminal:
+            return PurgeOutcome.SKIPPED
+        current = await self.instances.get(instance_id, fetch_large=False)
+        if current is None:
+            return PurgeOutcome.NOT_FOUND
+        if current.etag != shown.etag:
+            return PurgeOutcome.SKIPPED
+        # Listed before the sentinel is read: every write of a new execution moves the sentinel in the same
+        # transaction, so a sentinel still on the shown execution means no listed row belongs to a newer one.
+        listed = await self.history.row_versions(instance_id)
+        rows = [row for row in listed if row[0] != SENTINEL_ROW_KEY]
+        sentinels = [row for row in listed if row[0] == SENTINEL_ROW_KEY]
+        sentinel = await self.history.read_sentinel(instance_id)
+        if sentinel is not None and shown.execution_id and sentinel.get("ExecutionId") != shown.execution_id:
+            return PurgeOutcome.SKIPPED
+        # Each row only if unchanged since listed; the sentinel, which a host's checkpoint is conditioned on, last.
+        if not await self.history.delete_rows(instance_id, rows):
+            return PurgeOutcome.SKIPPED  # a row was rewritten since the listing: a new execution is under way
+        if not await self.history.delete_rows(instance_id, sentinels):
+            return PurgeOutcome.SKIPPED
+        current = await self.instances.get(instance_id, fetch_large=False)
+        if current is None:
+            return PurgeOutcome.NOT_FOUND
+        if current.etag != shown.etag:
+            return PurgeOutcome.SKIPPED  # its new start's input may be a blob: keep them
+        await self._delete_blobs(instance_id)
+        if not await self.instances.delete_row(instance_id, etag=shown.etag):
+            return PurgeOutcome.SKIPPED
+        return PurgeOutcome.PURGED
+
+    async def purge_finished_instances(
+        self, shown: Sequence[InstanceRecord], progress: Callable[[int, int], None] | None = None
+    ) -> PurgeResult:
+        """Purge exactly the instances ``shown`` (as purge_finished_instance does each); the rest are left."""
+        outcomes = await _each(shown, self.purge_finished_instance, progress)
+        return PurgeResult(
+            instances_deleted=sum(1 for o in outcomes if o is PurgeOutcome.PURGED),
+            skipped=tuple(r.instance_id for r, o in zip(shown, outcomes, strict=True) if o is PurgeOutcome.SKIPPED),
+        )
 
     async def purge_candidates(
         self,
@@ -224,22 +289,35 @@ class TaskHub:
         statuses: Iterable[OrchestrationStatus] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> PurgeResult:
-        """Purge every instance created in a time range, optionally only those in terminal ``statuses``."""
-        records = await self.purge_candidates(created_from=created_from, created_to=created_to, statuses=statuses)
-        limit = asyncio.Semaphore(PURGE_PARALLELISM)
-        done = 0
+        """Purge every instance created in a time range, optionally only those in terminal ``statuses``.
 
-        async def purge(instance_id: str) -> bool:
-            nonlocal done
-            async with limit:
-                removed = await self.purge_instance(instance_id)
-            done += 1
-            if progress is not None:
-                progress(done, len(records))
-            return removed
+        With terminal statuses an instance started again meanwhile is skipped (purge_finished_instance);
+        without, every status is purged, as the provider does.
+        """
+        wanted = None if statuses is None else frozenset(statuses)
+        records = await self.purge_candidates(created_from=created_from, created_to=created_to, statuses=wanted)
+        if wanted:
+            return await self.purge_finished_instances(records, progress)
+        removed = await _each([r.instance_id for r in records], self.purge_instance, progress)
+        return PurgeResult(sum(1 for r in removed if r))
 
-        results = await asyncio.gather(*(purge(r.instance_id) for r in records))
-        return PurgeResult(sum(1 for r in results if r))
+
+async def _each(items: Sequence[T], action: Callable[[T], Awaitable[R]],
+                progress: Callable[[int, int], None] | None) -> list[R]:  # fmt: skip
+    """``action`` on every item, PURGE_PARALLELISM at a time, reporting (done, total) after each."""
+    limit = asyncio.Semaphore(PURGE_PARALLELISM)
+    done = 0
+
+    async def one(item: T) -> R:
+        nonlocal done
+        async with limit:
+            result = await action(item)
+        done += 1
+        if progress is not None:
+            progress(done, len(items))
+        return result
+
+    return await asyncio.gather(*(one(item) for item in items))
 
 
 def leases_container(names: TaskHubNames) -> str:
