@@ -301,9 +301,20 @@ def test_pending_with_a_live_owner_that_has_not_taken_the_message_for_minutes_is
     assert only(diagnose(snapshot), "pending-not-taken").severity is Severity.WARNING
 
 
-def test_pending_with_no_message_anywhere_means_the_start_was_lost():
+def test_pending_with_no_message_anywhere_means_the_start_was_lost_and_terminate_then_restart_keep_id_fixes_it():
     finding = only(diagnose(hub(instance_id=ID, instance=instance("Pending"))), "pending-start-lost")
-    assert finding.severity is Severity.ERROR and f"dfx durable restart {ID}" in finding.fix
+    assert finding.severity is Severity.ERROR
+    assert finding.fix == (
+        "start the app with `dfx start` in its folder, then "
+        f"`dfx durable terminate {ID}`; once `dfx inspect status {ID}` shows Terminated, "
+        f"`dfx durable restart {ID} --keep-id` runs 'hello_orchestrator' again with the same input"
+    )
+
+
+def test_a_lost_start_on_a_served_partition_needs_no_dfx_start_in_its_fix():
+    snapshot = hub(owner=f"{ME}:7071", instance_id=ID, instance=instance("Pending"))
+    fix = only(diagnose(snapshot), "pending-start-lost").fix
+    assert fix.startswith(f"`dfx durable terminate {ID}`;") and f"restart {ID} --keep-id" in fix
 
 
 def test_pending_with_an_invisible_message_and_no_owner_is_a_warning():
@@ -337,7 +348,8 @@ def test_running_with_an_open_activity_being_run_by_a_live_host():
 def test_an_open_activity_with_no_work_item_and_no_host_was_lost():
     history = [*started(), TaskScheduledEvent(event_id=0, name="say_hello", timestamp=NOW)]
     finding = only(diagnose(hub(instance_id=ID, instance=instance(history=history))), "activity-lost")
-    assert finding.severity is Severity.ERROR and "restart" in finding.fix
+    assert finding.severity is Severity.ERROR and "visible or invisible" in finding.detail
+    assert f"`dfx durable terminate {ID}`; once" in finding.fix and f"restart {ID} --keep-id" in finding.fix
 
 
 def test_an_activity_whose_result_waits_on_the_control_queue_has_finished():

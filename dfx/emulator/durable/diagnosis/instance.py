@@ -14,6 +14,7 @@ from dfx.emulator.durable.diagnosis.wording import (
     message_label,
     moment,
     plural,
+    run_again_fix,
     short,
     span,
     start_fix,
@@ -198,9 +199,8 @@ def _pending(snapshot: Snapshot, instance: InstanceView) -> list[Finding]:
         f"No ExecutionStarted message for it is on {queue_name}, visible or invisible{created}: the start was lost "
         "(a crash between the client's two writes, or a deleted message)."
     )
-    fix = f"`dfx durable restart {ident}` starts {instance.name or 'its orchestrator'!r} again with the same input"
     return [*findings, error("pending-start-lost", f"instance {ident!r} is Pending but its start message is gone",
-                              detail, fix)]  # fmt: skip
+                              detail, run_again_fix(snapshot, instance))]  # fmt: skip
 
 
 def _running(snapshot: Snapshot, instance: InstanceView, *, entity: bool) -> list[Finding]:
@@ -287,7 +287,7 @@ def _open_activity(
         f"{instance.control_queue}: it was lost."
     )
     return error("activity-lost", f"the work item of {label} of {ident!r} is missing", detail,
-                  f"`dfx durable restart {ident}` runs the orchestration again with the same input")  # fmt: skip
+                  run_again_fix(snapshot, instance))  # fmt: skip
 
 
 def _open_timer(snapshot: Snapshot, instance: InstanceView, timer: TimerCreatedEvent, live: bool) -> Finding:

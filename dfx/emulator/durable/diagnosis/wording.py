@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dfx.emulator.durable.diagnosis.snapshot import Ownership, Snapshot, ownership
+from dfx.emulator.durable.diagnosis.snapshot import InstanceView, Ownership, Snapshot, ownership
 from dfx.emulator.durable.leases import worker_address
 from dfx.emulator.storage.peeked import PeekedMessage
 
@@ -52,6 +52,20 @@ BUSY_HOST = "the host may be stuck or overloaded: look at its console, or restar
 
 def start_fix(snapshot: Snapshot) -> str:
     return f"{START_HOST} (with --task-hub {snapshot.hub_name})" if snapshot.hub_from_option else START_HOST
+
+
+def run_again_fix(snapshot: Snapshot, instance: InstanceView) -> str:
+    """How to run a stuck instance again under its own id with today's commands (restart refuses a live status).
+
+    The terminate is a message that only a host acts on; a Pending instance without history is recorded as
+    Terminated, a Running one ends. Then the id may start again.
+    """
+    ident, name = instance.instance_id, instance.name or "its orchestrator"
+    first = "" if snapshot.is_live(instance.control_queue) else f"{start_fix(snapshot)}, then "
+    return (
+        f"{first}`dfx durable terminate {ident}`; once `dfx inspect status {ident}` shows Terminated, "
+        f"`dfx durable restart {ident} --keep-id` runs {name!r} again with the same input"
+    )
 
 
 def elsewhere(owner: str, snapshot: Snapshot) -> str:
