@@ -20,6 +20,7 @@ from dfx.emulator.durable.history import (
     OrchestrationInstance,
     OrchestratorCompletedEvent,
     OrchestratorStartedEvent,
+    TaskCompletedEvent,
     TaskScheduledEvent,
     utcnow,
 )
@@ -118,6 +119,27 @@ def test_a_pending_instance_without_partition_owner_needs_dfx_start(account, hub
     assert by_code(report, "no-host")["severity"] == "error"
     table = invoke("doctor", "--id", "stuck-1", *conn)
     assert table.exit_code == 1 and "fix: start the app with `dfx start`" in table.output
+
+
+def test_doctor_does_not_call_an_invisible_reply_lost(account, hub_name, conn):
+    """A host ran the activity, then took its TaskCompleted from the control queue and died: hidden, not lost."""
+
+    async def reply_taken_by_a_dead_host(hub: TaskHub) -> None:
+        await running_instance(hub, "taken-1", "say_hello")
+        [item] = await hub.queues.receive(hub.names.work_item_queue, 1, visibility_timeout=30)
+        await hub.queues.delete(item)
+        done = TaskCompletedEvent(task_scheduled_id=0, result='"Hello Tokyo"')
+        await hub.queues.send_to_instance(MessageData(TaskMessage(done, item.data.target)))
+        control = hub.names.control_queue_for("taken-1")
+        [reply] = await hub.queues.receive(control, 1, visibility_timeout=300)
+        assert reply.event.event_type.name == "TaskCompleted"
+
+    on_hub(account, hub_name, reply_taken_by_a_dead_host)
+    code, report = doctor("taken-1", *conn)
+    assert code == 0 and "activity-lost" not in [f["code"] for f in report["findings"]], report
+    orphaned = by_code(report, "activity-orphaned")
+    assert orphaned["severity"] == "warning" and "control-" in orphaned["detail"]
+    assert "visibility timeout" in orphaned["detail"] and "dfx start" in orphaned["fix"]
 
 
 def test_a_message_received_five_times_is_a_poison_message(account, hub_name, conn):

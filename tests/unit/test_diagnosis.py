@@ -352,6 +352,15 @@ def test_an_open_activity_with_no_work_item_and_no_host_was_lost():
     assert f"`dfx durable terminate {ID}`; once" in finding.fix and f"restart {ID} --keep-id" in finding.fix
 
 
+def test_doctor_does_not_call_an_invisible_reply_lost():
+    """A host that took the activity's TaskCompleted from the control queue and died hides it for 5 minutes."""
+    history = [*started(), TaskScheduledEvent(event_id=0, name="say_hello", timestamp=NOW)]
+    findings = diagnose(hub(instance_id=ID, instance=instance(history=history), queues={Q: (1, [])}))
+    assert "activity-lost" not in codes(findings)
+    finding = only(findings, "activity-orphaned")
+    assert finding.severity is Severity.WARNING and Q in finding.detail and "may be held" in finding.title
+
+
 def test_an_activity_whose_result_waits_on_the_control_queue_has_finished():
     history = [*started(), TaskScheduledEvent(event_id=0, name="say_hello", timestamp=NOW)]
     result = message(Q, "TaskCompleted", answers=0)

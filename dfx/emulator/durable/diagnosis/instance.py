@@ -275,16 +275,22 @@ def _open_activity(
     if host:
         return info("activity-running", f"instance {ident!r} is waiting for {label}",
                      "Its work item is not visible: a host is running it (or has just finished it).")  # fmt: skip
+    hidden = " It reappears after the visibility timeout (5 min by default) and then needs a host."
     if work_queue is None or not work_queue.complete or work_queue.invisible:
-        detail = (
-            f"Its work item is not visible on {snapshot.work_item_queue}: a host took it and is gone. It reappears "
-            "after the visibility timeout (5 min by default) and then needs a host."
-        )
+        detail = f"Its work item is not visible on {snapshot.work_item_queue}: a host took it and is gone.{hidden}"
         return warning("activity-orphaned", f"{label} of {ident!r} was taken by a host that is gone", detail,
                         start_fix(snapshot))  # fmt: skip
+    control = snapshot.queue(instance.control_queue)
+    if control is None or not control.complete or control.invisible:
+        detail = (
+            f"No work item for it is on {snapshot.work_item_queue}, and {instance.control_queue} holds messages a "
+            f"peek cannot see: its result may have been taken by a host that is gone.{hidden}"
+        )
+        return warning("activity-orphaned", f"the result of {label} of {ident!r} may be held by a host that is gone",
+                        detail, start_fix(snapshot))  # fmt: skip
     detail = (
-        f"No work item for it is on {snapshot.work_item_queue} (visible or invisible), and no result is on "
-        f"{instance.control_queue}: it was lost."
+        f"No work item for it is on {snapshot.work_item_queue} and no result on {instance.control_queue}, visible "
+        "or invisible: it was lost."
     )
     return error("activity-lost", f"the work item of {label} of {ident!r} is missing", detail,
                   run_again_fix(snapshot, instance))  # fmt: skip
