@@ -35,7 +35,6 @@ from dfx.emulator.durable.diagnosis import (
 )
 from dfx.emulator.durable.encoding import to_utc
 from dfx.emulator.durable.history import SubOrchestrationInstanceCreatedEvent, utcnow
-from dfx.emulator.durable.leases import worker_address
 from dfx.emulator.storage.connection import SERVICES, StorageAccount
 from dfx.emulator.storage.errors import ConnectionStringError, StorageError, TaskHubNameError
 from dfx.emulator.storage.names import DEFAULT_HUB_NAME
@@ -135,21 +134,15 @@ async def _listens(host: str, port: int, timeout: float = OWNER_PROBE_TIMEOUT) -
     return True
 
 
-def _local_port(owner: str | None, machine: str) -> int | None:
-    """The port of a worker id that names this machine (a dfx host here), else None."""
-    if not owner:
-        return None
-    host, port = worker_address(owner)
-    return port if host == machine else None
+async def _partition_views(leases: list[PartitionLease], now: datetime, machine: str) -> tuple[PartitionView, ...]:
+    """The lease rows, with a port probe for each live owner that is a dfx on this machine."""
+    from dfx.emulator.durable.nudge import local_host_port  # it loads the storage SDKs, like TaskHub
 
-
-async def _partition_views(leases: list[PartitionLease], machine: str) -> tuple[PartitionView, ...]:
-    """The lease rows, with a port probe for each owner that is a dfx on this machine."""
-    ports = sorted({p for lease in leases if (p := _local_port(lease.current_owner, machine)) is not None})
+    ports = sorted({p for lease in leases if (p := local_host_port(lease, now, machine)) is not None})
     answers = dict(zip(ports, await asyncio.gather(*(_listens("127.0.0.1", p) for p in ports)), strict=True))
 
     def view(lease: PartitionLease) -> PartitionView:
-        port = _local_port(lease.current_owner, machine)
+        port = local_host_port(lease, now, machine)
         expires = to_utc(lease.expires_at) if lease.expires_at else None
         return PartitionView(lease.queue_name, lease.current_owner, expires, answers.get(port) if port else None)
 
@@ -197,7 +190,7 @@ async def _instance_view(hub: TaskHub, instance_id: str) -> tuple[InstanceView |
 
 
 async def _read_hub(account: StorageAccount, hub_name: str, configured: int, instance_id: str | None,
-                    machine: str) -> dict[str, Any]:  # fmt: skip
+                    now: datetime, machine: str) -> dict[str, Any]:  # fmt: skip
     """The Snapshot fields that come from the hub itself."""
     from dfx.emulator.storage import TaskHub, TaskHubNotFoundError, list_task_hubs
 
@@ -210,7 +203,7 @@ async def _read_hub(account: StorageAccount, hub_name: str, configured: int, ins
         queue_names = list(dict.fromkeys([*hub.names.control_queues, *(p.queue_name for p in leases)]))
         queue_names.append(hub.names.work_item_queue)
         gathered = await asyncio.gather(
-            _partition_views(leases, machine),
+            _partition_views(leases, now, machine),
             asyncio.gather(*(_queue_view(hub, q) for q in queue_names)),
             _instance_view(hub, instance_id) if instance_id is not None else _nothing(),
         )
@@ -329,9 +322,10 @@ async def gather_snapshot(request: DoctorRequest, now: datetime | None = None) -
 
                 base["hubs"] = tuple(await list_task_hubs(account))
             else:
-                base.update(
-                    await _read_hub(account, hub_name, settings.partition_count, request.instance_id, base["machine"])
+                hub_parts = await _read_hub(
+                    account, hub_name, settings.partition_count, request.instance_id, base["now"], base["machine"]
                 )
+                base.update(hub_parts)
     except (StorageError, HttpResponseError) as exc:  # an answer the typed layer does not expect: still a finding
         base["storage"] = StorageProbe(probe.description, probe.is_local, probe.endpoints, probe.answering,
                                        error=getattr(exc, "message", None) or str(exc))  # fmt: skip
