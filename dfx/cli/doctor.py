@@ -41,7 +41,8 @@ def doctor(
     Checks the settings files, whether storage (Azurite) answers, the task hub's name and existence, who owns
     its partitions, its queues (messages nobody takes, invisible ones, poison messages dequeued again and
     again), the instance ID's status and what it waits for, and whether function_app.py in --app-dir registers
-    every orchestrator, activity and entity name in use. Nothing is changed: queues are only peeked.
+    every orchestrator, activity and entity name in use. Storage is only read (queues are peeked, never received);
+    to learn the names, function_app.py is imported in a child process with local.settings.json's values.
 
     Exit status: 1 when any finding is an error, 0 otherwise (warnings and information included).
 

@@ -69,12 +69,12 @@ class PurgeFilter:
         return self.created_after or EARLIEST
 
     def describe(self) -> str:
-        """The filter in words: ``Completed, Terminated or Failed, created after 2026-01-01T00:00:00Z``."""
+        """The filter in words: ``Completed, Terminated or Failed, created at or after 2026-01-01T00:00:00Z``."""
         parts = [_listing([s.name for s in PURGEABLE if s in self.statuses], "or")]
         if self.created_after is not None:
-            parts.append(f"created after {iso_time(self.created_after)}")
+            parts.append(f"created at or after {iso_time(self.created_after)}")
         if self.created_before is not None:
-            parts.append(f"created before {iso_time(self.created_before)}")
+            parts.append(f"created at or before {iso_time(self.created_before)}")
         return ", ".join(parts)
 
 

@@ -203,6 +203,15 @@ async def test_a_second_first_checkpoint_conflicts_on_the_sentinel_insert(hub: T
     assert (await hub.history.read("c2")).execution_id == EID
 
 
+async def test_a_checkpoint_after_a_purge_conflicts_and_writes_nothing(hub: TaskHub):
+    t0 = utcnow()
+    first = await hub.history.append("c3", EID, first_episode("c3", t0), start_index=0, etag=None)
+    await hub.history.delete_instance("c3")  # what a purge does to the History rows
+    with pytest.raises(CheckpointConflictError):
+        await hub.history.append("c3", EID, second_episode(t0), start_index=4, etag=first.etag)
+    assert await raw_rows(hub, "c3") == []
+
+
 async def test_large_checkpoints_are_split_into_batches_of_99_events_plus_sentinel(hub: TaskHub):
     t0 = utcnow()
     events = first_episode("big", t0)[:2] + [

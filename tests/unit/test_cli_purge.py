@@ -37,7 +37,7 @@ def test_an_empty_time_range_is_refused():
 
 def test_the_filter_reads_as_words():
     purge = PurgeFilter.build(JAN, FEB, frozenset({OrchestrationStatus.Failed, OrchestrationStatus.Completed}))
-    words = "Completed or Failed, created after 2026-01-01T00:00:00Z, created before 2026-02-01T00:00:00Z"
+    words = "Completed or Failed, created at or after 2026-01-01T00:00:00Z, created at or before 2026-02-01T00:00:00Z"
     assert purge.describe() == words
     assert PurgeFilter.build(None, None, frozenset()).describe() == "Completed, Terminated, Canceled or Failed"
     only = PurgeFilter.build(None, None, frozenset({OrchestrationStatus.Terminated}))

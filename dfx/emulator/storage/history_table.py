@@ -175,7 +175,9 @@ class HistoryTable:
             try:
                 etags = await self._rest.transaction(self.name, operations)
             except ServiceError as exc:
-                if exc.status in (409, 412):
+                # 409: a sentinel was inserted meanwhile; 412: it moved; 404: it was deleted (a purge) since
+                # the read. Each means the history seen is not the stored one, and the batch wrote nothing.
+                if exc.status in (409, 412) or (exc.status == 404 and current is not None):
                     raise CheckpointConflictError(
                         f"History of instance {instance_id!r} was changed by another writer "
                         f"(HTTP {exc.status}); this checkpoint was not written."
