@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dfx.cli.console import (
@@ -65,7 +66,7 @@ def list_command(
         print_json({"account": settings.storage.describe(), "taskHubs": hubs})
         return
     if not names:
-        out.print(f"No task hubs in {settings.storage.describe()}.")
+        out.print(f"No task hubs in {settings.storage.describe()}.", markup=False)
         return
     out.print(f"Task hubs in {settings.storage.describe()}:", markup=False)
     table = Table()
@@ -178,7 +179,7 @@ def info(
     if json_output:
         print_json(hub.to_json(now))
         return
-    out.print(f"[bold]{hub.name}[/] in {hub.account}: {len(hub.partitions)} partitions")
+    out.print(f"[bold]{hub.name}[/] in {escape(str(hub.account))}: {len(hub.partitions)} partitions")
     leases = Table(title="Partitions", title_justify="left")
     for column in ("Partition", "Owner", "Lease expires", "Next owner"):
         leases.add_column(column, no_wrap=True)
@@ -190,7 +191,7 @@ def info(
         else:
             expiry = f"[green]{format_time(p.expires_at)}[/]"
         draining = " [dim](draining)[/]" if p.is_draining else ""
-        leases.add_row(p.queue_name, (p.current_owner or "") + draining, expiry, p.next_owner or "")
+        leases.add_row(p.queue_name, escape(p.current_owner or "") + draining, expiry, escape(p.next_owner or ""))
     out.print(leases)
     queues = Table(title="Queues", title_justify="left")
     queues.add_column("Queue", no_wrap=True)
@@ -223,7 +224,7 @@ def delete_task_hub(settings: Settings, *, yes: bool, json_output: bool) -> None
     """Delete every table, queue and container of the hub in ``settings``, after asking unless ``yes``."""
     name, owners = run(_describe_for_delete(settings))
     if owners:
-        err.print(f"[yellow]A running host owns partitions of {name}: {', '.join(owners)}.[/]")
+        err.print(f"[yellow]A running host owns partitions of {name}: {escape(', '.join(owners))}.[/]")
     confirm_or_exit(f"Delete task hub {name} with all its instances and histories?", yes=yes)
     run(_delete(settings))
     if json_output:
