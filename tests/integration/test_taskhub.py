@@ -20,6 +20,7 @@ from dfx.emulator.durable.history import (
     utcnow,
 )
 from dfx.emulator.storage import (
+    CheckpointConflictError,
     StorageUnavailableError,
     TaskHub,
     TaskHubNameError,
@@ -260,7 +261,7 @@ async def test_history_delete_rows_keeps_a_row_rewritten_since_its_etag_was_read
     await run_instance(hub, "rows")
     versions = await hub.history.row_versions("rows")
     first, *rest = [v for v in versions if v[0] != "sentinel"]
-    await hub.history.rewrite_as_generic("rows", [(first[0], "OrchestratorStarted")])  # a writer touches one row
+    await hub.history.rewrite_as_generic("rows", [(first[0], "OrchestratorStarted")], etag=None)  # touches one row
     assert await hub.history.delete_rows("rows", [first, *rest]) is False
     left = [row_key for row_key, _ in await hub.history.row_versions("rows")]
     assert left == [first[0], "sentinel"]
@@ -269,7 +270,7 @@ async def test_history_delete_rows_keeps_a_row_rewritten_since_its_etag_was_read
 async def test_a_purge_that_stops_midway_leaves_a_listed_finished_instance_to_purge_again(hub: TaskHub, monkeypatch):
     await run_instance(hub, "half", output=json.dumps("z" * 40000))
 
-    async def fail(prefix: str) -> int:
+    async def fail(prefix: str, **_: object) -> int:
         raise StorageUnavailableError("storage went away")
 
     monkeypatch.setattr(hub.blobs, "delete_prefix", fail)
@@ -308,3 +309,41 @@ async def test_taskhub_delete_removes_the_leases_container_and_every_control_que
         assert all(name.startswith(neighbour.names.lower) for name in [*queues, *containers]), (queues, containers)
         assert set(neighbour.queues.all_queue_names) <= set(queues), "a hub whose name starts the same is kept"
         await neighbour.delete()
+
+
+async def test_purge_skips_an_instance_rewound_after_it_was_listed_and_deletes_nothing(hub: TaskHub, monkeypatch):
+    await run_instance(hub, "rw", status=OrchestrationStatus.Failed)
+    before = await shown(hub, "rw")
+    rows_before = [row_key for row_key, _ in await hub.history.row_versions("rw")]
+    read_sentinel = hub.history.read_sentinel
+
+    async def rewind_first(instance_id: str):  # the rewind lands between the purge's listing and its claim
+        monkeypatch.setattr(hub.history, "read_sentinel", read_sentinel)
+        await DurableClient(hub).rewind("rw", "fixed")
+        return await read_sentinel(instance_id)
+
+    monkeypatch.setattr(hub.history, "read_sentinel", rewind_first)
+    assert await hub.purge_finished_instance(before) is PurgeOutcome.SKIPPED
+    assert [row_key for row_key, _ in await hub.history.row_versions("rw")] == rows_before
+    assert (await hub.instances.get("rw")).runtime_status is OrchestrationStatus.Pending
+
+
+async def test_a_rewind_after_a_purge_claimed_the_history_fails_and_writes_nothing(hub: TaskHub):
+    await run_instance(hub, "rw2", status=OrchestrationStatus.Failed)
+    stored = await hub.history.read_rows("rw2")
+    completed = next(r for r in stored.rows if r["EventType"] == "ExecutionCompleted")
+    await hub.history.delete_rows("rw2", [("sentinel", stored.etag)])  # what a purge does first
+    with pytest.raises(CheckpointConflictError):
+        await hub.history.rewrite_as_generic("rw2", [(completed["RowKey"], "ExecutionCompleted")], etag=stored.etag)
+    rows = (await hub.history.read_rows("rw2")).rows
+    assert [r["EventType"] for r in rows if r["RowKey"] == completed["RowKey"]] == ["ExecutionCompleted"]
+
+
+async def test_purge_keeps_blobs_written_after_the_shown_run_by_a_new_start(hub: TaskHub):
+    await run_instance(hub, "bl", output=json.dumps("z" * 40000))
+    record = await hub.instances.get("bl", fetch_large=False)  # the purge's own point read, with the Timestamp
+    assert record is not None and record.stored_at is not None and await hub.blobs.list_names("bl/")
+    time.sleep(1.1)  # blob creation times have whole seconds
+    await hub.blobs.upload("bl/Input-of-the-restart.json.gz", "new")
+    await hub._delete_blobs("bl", created_until=record.stored_at)
+    assert await hub.blobs.list_names("bl/") == ["bl/Input-of-the-restart.json.gz"]

@@ -225,7 +225,7 @@ class DurableClient:
                 rewrites.append((row["RowKey"], kind))
             elif kind == "SubOrchestrationInstanceCreated" and event.event_id in failed_children:
                 children.append(getattr(event, "instance_id", None) or "")
-        await self.hub.history.rewrite_as_generic(instance_id, rewrites)
+        await self.hub.history.rewrite_as_generic(instance_id, rewrites, etag=stored.etag)
         pending = {"RuntimeStatus": OrchestrationStatus.Pending.name, "LastUpdatedTime": utcnow()}
         await self.hub.instances.merge(instance_id, pending)
         rewound_children = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import random
+from datetime import datetime
 from urllib.parse import quote, unquote, urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -84,11 +85,16 @@ class LargeMessageStore:
         return gzip.decompress(await stream.readall()).decode("utf-8")
 
     @storage_call
-    async def delete_prefix(self, prefix: str) -> int:
-        """Delete every blob whose name starts with ``prefix``; return how many."""
+    async def delete_prefix(self, prefix: str, *, created_until: datetime | None = None) -> int:
+        """Delete every blob whose name starts with ``prefix`` (and, with ``created_until``, that was created at
+        or before that time on the account's clock); return how many."""
         deleted = 0
         try:
-            names = [b.name async for b in self._client.list_blobs(name_starts_with=prefix)]
+            names = [
+                b.name
+                async for b in self._client.list_blobs(name_starts_with=prefix)
+                if created_until is None or b.creation_time is None or b.creation_time <= created_until
+            ]
         except ResourceNotFoundError:
             return 0
         for name in names:

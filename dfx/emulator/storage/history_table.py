@@ -11,7 +11,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError
 
 from dfx.emulator.durable.encoding import from_table_entity, to_table_entity
 from dfx.emulator.durable.history import EventType, HistoryEvent, utcnow
@@ -297,15 +297,35 @@ class HistoryTable:
                     await pending
 
     @storage_call
-    async def rewrite_as_generic(self, instance_id: str, row_keys: Sequence[tuple[str, str]]) -> None:
-        """Turn rows into GenericEvent rows in place, ``Reason = "Rewound: <old type>"`` (legacy rewind, §3.10)."""
+    async def rewrite_as_generic(
+        self, instance_id: str, row_keys: Sequence[tuple[str, str]], *, etag: str | None
+    ) -> None:
+        """Turn rows into GenericEvent rows in place, ``Reason = "Rewound: <old type>"`` (legacy rewind, §3.10).
+
+        Each batch also touches the sentinel with If-Match on ``etag`` (the ETag seen when the history was
+        read), as every history writer does: a purge or another writer since then makes the rewind fail with
+        CheckpointConflictError and that batch write nothing.
+        """
         key = escape_partition_key(instance_id)
-        for row_key, old_type in row_keys:
-            await self._table.upsert_entity(
-                {"PartitionKey": key, "RowKey": row_key, "EventType": EventType.GenericEvent.name,
-                 "Reason": f"Rewound: {old_type}"},
-                mode=UpdateMode.MERGE,
-            )  # fmt: skip
+        current = etag
+        for start in range(0, len(row_keys), MAX_EVENTS_PER_BATCH):
+            operations = [
+                TableOperation("merge", {"PartitionKey": key, "RowKey": row_key,
+                                         "EventType": EventType.GenericEvent.name, "Reason": f"Rewound: {old_type}"})
+                for row_key, old_type in row_keys[start : start + MAX_EVENTS_PER_BATCH]
+            ]  # fmt: skip
+            if current is not None:
+                operations.append(TableOperation("merge", {"PartitionKey": key, "RowKey": SENTINEL_ROW_KEY}, current))
+            try:
+                etags = await self._rest.transaction(self.name, operations)
+            except ServiceError as exc:
+                if exc.status in (404, 409, 412):
+                    raise CheckpointConflictError(
+                        f"History of instance {instance_id!r} was changed by another writer (HTTP {exc.status}) "
+                        "since it was read; it was not rewound."
+                    ) from exc
+                raise
+            current = etags[-1] if current is not None else None
 
     @storage_call
     async def has_rows(self, instance_id: str) -> bool:

@@ -59,6 +59,8 @@ class InstanceRecord:
     generation: int = 0
     tags: dict[str, str] | None = None
     etag: str | None = None
+    stored_at: datetime | None = None
+    """The service's Timestamp of the row: when it was last written, on the storage account's clock."""
 
     @property
     def is_entity(self) -> bool:
@@ -85,6 +87,7 @@ class InstanceRecord:
             generation=int(entity.get("Generation") or 0),
             tags=json.loads(tags) if tags and tags != "null" else None,
             etag=getattr(entity, "metadata", {}).get("etag"),
+            stored_at=getattr(entity, "metadata", {}).get("timestamp"),
         )
 
 

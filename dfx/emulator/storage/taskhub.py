@@ -201,17 +201,21 @@ class TaskHub:
         await self.instances.delete_row(instance_id)
         return True
 
-    async def _delete_blobs(self, instance_id: str) -> None:
+    async def _delete_blobs(self, instance_id: str, created_until: datetime | None = None) -> None:
         for prefix in {f"{instance_id}/", f"{escape_partition_key(instance_id)}/"}:
-            await self.blobs.delete_prefix(prefix)
+            await self.blobs.delete_prefix(prefix, created_until=created_until)
 
     async def purge_finished_instance(self, shown: InstanceRecord) -> PurgeOutcome:
         """Purge an instance only if it is still as ``shown`` (same Instances ETag, so still finished) throughout.
 
-        An instance started again (a restart, a start over its id, a rewind) between the reading of ``shown``
-        and the end of the purge is SKIPPED with its new run intact: the purge stops at the first sign of it.
-        The Instances row goes last, with If-Match on the ETag of ``shown``, so a purge that stops midway
-        leaves a finished instance that is still listed and can be purged again, never rows nobody can find.
+        The purge first claims the instance by deleting its sentinel with If-Match on the ETag it listed: every
+        writer of a history (a host's checkpoint, a new execution, a rewind) moves or needs that sentinel, so
+        a write since the listing makes the claim fail with nothing deleted (SKIPPED), and a write after it
+        fails or starts afresh. Then the rows go, each only if unchanged since listed (a new execution's rows
+        are kept), then the blobs the shown run wrote (created no later than its Instances row was last
+        written, on the account's clock: a new start's blobs are newer and stay), and last the Instances row
+        with If-Match. A purge that stops midway leaves a finished instance that is still listed and can be
+        purged again.
         """
         instance_id = shown.instance_id
         if shown.etag is None or not shown.runtime_status.is_terminal:
@@ -221,25 +225,17 @@ class TaskHub:
             return PurgeOutcome.NOT_FOUND
         if current.etag != shown.etag:
             return PurgeOutcome.SKIPPED
-        # Listed before the sentinel is read: every write of a new execution moves the sentinel in the same
-        # transaction, so a sentinel still on the shown execution means no listed row belongs to a newer one.
         listed = await self.history.row_versions(instance_id)
         rows = [row for row in listed if row[0] != SENTINEL_ROW_KEY]
         sentinels = [row for row in listed if row[0] == SENTINEL_ROW_KEY]
         sentinel = await self.history.read_sentinel(instance_id)
         if sentinel is not None and shown.execution_id and sentinel.get("ExecutionId") != shown.execution_id:
             return PurgeOutcome.SKIPPED
-        # Each row only if unchanged since listed; the sentinel, which a host's checkpoint is conditioned on, last.
-        if not await self.history.delete_rows(instance_id, rows):
-            return PurgeOutcome.SKIPPED  # a row was rewritten since the listing: a new execution is under way
         if not await self.history.delete_rows(instance_id, sentinels):
-            return PurgeOutcome.SKIPPED
-        current = await self.instances.get(instance_id, fetch_large=False)
-        if current is None:
-            return PurgeOutcome.NOT_FOUND
-        if current.etag != shown.etag:
-            return PurgeOutcome.SKIPPED  # its new start's input may be a blob: keep them
-        await self._delete_blobs(instance_id)
+            return PurgeOutcome.SKIPPED  # written since the listing: nothing was deleted
+        if not await self.history.delete_rows(instance_id, rows):
+            return PurgeOutcome.SKIPPED  # a new execution is under way: its rows are kept
+        await self._delete_blobs(instance_id, created_until=current.stored_at)
         if not await self.instances.delete_row(instance_id, etag=shown.etag):
             return PurgeOutcome.SKIPPED
         return PurgeOutcome.PURGED
