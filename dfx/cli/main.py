@@ -107,6 +107,8 @@ def _print_error(exc: DfxError) -> None:
 
 #: Core Tools' boolean options that take a value (``func durable get-runtime-status --show-input true``).
 CORE_TOOLS_BOOLEANS = frozenset({"--show-input", "--show-output"})
+STATUS_COMMANDS = (["inspect", "status"], ["durable", "get-runtime-status"])
+"""The commands whose --show-input/--show-output also take Core Tools' ``true|false`` value."""
 _BOOLEAN_WORDS = ("true", "false")
 
 
@@ -116,6 +118,8 @@ def core_tools_booleans(args: list[str]) -> list[str]:
     Without this, click would take the ``true`` for the positional instance id (an instance named ``true`` or
     ``false`` is then given with ``--id``, as Core Tools gives every id).
     """
+    if [a for a in args if not a.startswith("-")][:2] not in STATUS_COMMANDS:
+        return args
     result: list[str] = []
     index = 0
     while index < len(args):

@@ -75,12 +75,13 @@ def _stage(path: Path, text: str) -> Path:
 
 
 def _write_all(files: list[tuple[Path, str]]) -> None:
-    """Write ``files``, each one whole, and none of them unless every one could be written.
+    """Write ``files``, each one whole: none of them is touched unless every text could be staged.
 
     Each text first goes to a temporary file beside its target (flushed to disk); only then are they renamed
-    over their targets, in the order given (an atomic replace each). A full disk or Ctrl-C while writing
-    leaves every file as it was, and no file is ever left truncated. A symlink keeps its link: the file it
-    points to is replaced.
+    over their targets, in the order given (an atomic replace each, so a rename that fails midway leaves the
+    earlier files replaced and the later ones as they were). A full disk or Ctrl-C while staging leaves every
+    file as it was, and no file is ever left truncated. A symlink keeps its link: the file it points to is
+    replaced; hard links and extended attributes are not kept.
     """
     staged: list[tuple[Path, Path]] = []
     path = Path()

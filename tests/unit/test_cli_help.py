@@ -97,3 +97,10 @@ def test_a_storage_error_answer_becomes_one_line_with_a_hint_by_status():
 )
 def test_core_tools_show_input_true_or_false_becomes_dfx_s_flags(args, parsed):
     assert core_tools_booleans(["durable", "get-runtime-status", *args]) == ["durable", "get-runtime-status", *parsed]
+
+
+def test_other_commands_keep_a_value_that_looks_like_core_tools_booleans():
+    args = ["durable", "raise-event", "x", "--event-name", "e", "--event-data", "--show-input", "true"]
+    assert core_tools_booleans(args) == args
+    assert core_tools_booleans(["-v", "inspect", "status", "x", "--show-input", "false"]) == [
+        "-v", "inspect", "status", "x", "--no-show-input"]  # fmt: skip

@@ -377,13 +377,16 @@ class Engine:
 
     async def _abandon(self, batch: list[ReceivedMessage], delay: int | None = None) -> None:
         """Give messages back to their queues (after the provider's back-off, or ``delay`` seconds)."""
-        for message in batch:
+
+        async def give_back(message: ReceivedMessage) -> None:
             with contextlib.suppress(StorageError, OSError):
                 local = self._local_replies.pop(message.message_id, None)
                 if local is not None:
                     await self._make_durable(local)
                 elif not is_local(message):
                     await self.hub.queues.abandon(message, delay)
+
+        await asyncio.gather(*(give_back(message) for message in batch))
 
     async def _make_durable(self, local: _LocalReply) -> None:
         """A local reply that was not committed goes the usual way: to the queue, then the work item goes."""
