@@ -189,6 +189,15 @@ def raise_event(
             id=chosen, operation="raise-event", eventName=event_name, taskHub=hub)  # fmt: skip
 
 
+def _send_with_reason(
+    operation: str, instance_id: str, reason: str | None, settings: Settings, json_output: bool
+) -> None:
+    """The body of terminate, suspend and resume: the client operation of that name, one confirming line."""
+    hub = _send(settings, lambda client: getattr(client, operation)(instance_id, reason))
+    _report(json_output, f"Sent {operation} to instance '{instance_id}'.", id=instance_id, operation=operation,
+            reason=reason, taskHub=hub)  # fmt: skip
+
+
 @app.command()
 def terminate(
     instance_id: InstanceIdArgument = None,
@@ -203,11 +212,8 @@ def terminate(
 
     Example: dfx durable terminate order-42 --reason "customer cancelled"
     """
-    chosen = pick_instance_id(instance_id, id_option)
-    settings = settings_for(app_dir, task_hub, connection)
-    hub = _send(settings, lambda client: client.terminate(chosen, reason))
-    _report(json_output, f"Sent terminate to instance '{chosen}'.", id=chosen, operation="terminate",
-            reason=reason, taskHub=hub)  # fmt: skip
+    _send_with_reason("terminate", pick_instance_id(instance_id, id_option), reason,
+                      settings_for(app_dir, task_hub, connection), json_output)  # fmt: skip
 
 
 @app.command()
@@ -224,11 +230,8 @@ def suspend(
 
     Example: dfx durable suspend order-42 --reason "waiting for a fix"
     """
-    chosen = pick_instance_id(instance_id, id_option)
-    settings = settings_for(app_dir, task_hub, connection)
-    hub = _send(settings, lambda client: client.suspend(chosen, reason))
-    _report(json_output, f"Sent suspend to instance '{chosen}'.", id=chosen, operation="suspend",
-            reason=reason, taskHub=hub)  # fmt: skip
+    _send_with_reason("suspend", pick_instance_id(instance_id, id_option), reason,
+                      settings_for(app_dir, task_hub, connection), json_output)  # fmt: skip
 
 
 @app.command()
@@ -245,11 +248,8 @@ def resume(
 
     Example: dfx durable resume order-42
     """
-    chosen = pick_instance_id(instance_id, id_option)
-    settings = settings_for(app_dir, task_hub, connection)
-    hub = _send(settings, lambda client: client.resume(chosen, reason))
-    _report(json_output, f"Sent resume to instance '{chosen}'.", id=chosen, operation="resume",
-            reason=reason, taskHub=hub)  # fmt: skip
+    _send_with_reason("resume", pick_instance_id(instance_id, id_option), reason,
+                      settings_for(app_dir, task_hub, connection), json_output)  # fmt: skip
 
 
 @app.command()
