@@ -60,7 +60,9 @@ class InstanceRecord:
     tags: dict[str, str] | None = None
     etag: str | None = None
     stored_at: datetime | None = None
-    """The service's Timestamp of the row: when it was last written, on the storage account's clock."""
+    """The service's Timestamp of the row: when it was last written, on the storage account's clock.
+
+    Set by point reads (``InstancesTable.get``); query pages leave it None."""
 
     @property
     def is_entity(self) -> bool:
