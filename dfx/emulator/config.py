@@ -81,6 +81,18 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
+def _positive_span(seconds: float, what: str) -> float:
+    if seconds <= 0:
+        raise ConfigError(f"{what} must be longer than zero.")
+    return seconds
+
+
+def _non_negative_number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{what} must be a number of at least 0, not {value!r}.")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class DurableOptions:
     """``extensions.durableTask`` of host.json: the task hub and how the engine drives it."""
@@ -100,6 +112,13 @@ class DurableOptions:
     max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_entity_functions: int = 10 * (os.cpu_count() or 1)
     max_entity_operation_batch_size: int = 5000
+    lease_interval: float = 30.0
+    """``storageProvider.leaseInterval``: how long a partition lease lasts unless renewed."""
+    lease_renew_interval: float = 10.0
+    """``storageProvider.leaseRenewInterval``: seconds between lease rounds (renew, claim, release)."""
+    entity_message_reorder_window: float = 30 * 60.0
+    """``entityMessageReorderWindowInMinutes`` in seconds: how long an entity holds back a request whose
+    predecessor from the same orchestration has not arrived (0 turns ordering and de-duplication off)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,14 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
     overridable = str(_get(durable, "overridableExistingInstanceStates") or "NonRunningStates")
     if overridable.lower() not in ("nonrunningstates", "anystate"):
         raise ConfigError(f"{prefix}.overridableExistingInstanceStates must be NonRunningStates or AnyState.")
+    lease_interval = _positive_span(
+        span("leaseInterval", defaults.lease_interval), f"{prefix}.storageProvider.leaseInterval"
+    )
+    lease_renew = _positive_span(
+        span("leaseRenewInterval", defaults.lease_renew_interval), f"{prefix}.storageProvider.leaseRenewInterval"
+    )
+    if lease_renew >= lease_interval:
+        raise ConfigError(f"{prefix}.storageProvider.leaseRenewInterval must be shorter than leaseInterval.")
     default_version = _get(durable, "defaultVersion") or ""
     if not isinstance(default_version, str):
         raise ConfigError(f"{prefix}.defaultVersion must be a string.")
@@ -218,6 +245,13 @@ def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: 
         ),
         max_concurrent_entity_functions=_positive_int(entities, f"{prefix}.maxConcurrentEntityFunctions"),
         max_entity_operation_batch_size=_positive_int(entity_batch, f"{prefix}.maxEntityOperationBatchSize"),
+        lease_interval=lease_interval,
+        lease_renew_interval=lease_renew,
+        entity_message_reorder_window=60.0
+        * _non_negative_number(
+            _get(durable, "entityMessageReorderWindowInMinutes", defaults.entity_message_reorder_window / 60),
+            f"{prefix}.entityMessageReorderWindowInMinutes",
+        ),
     )
 
 

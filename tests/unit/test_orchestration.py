@@ -9,6 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from dfx.emulator.durable.history import (
+    EventRaisedEvent,
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
     ExecutionTerminatedEvent,
@@ -52,6 +53,17 @@ def renamed(context: df.DurableOrchestrationContext):
 def child_and_timer(context: df.DurableOrchestrationContext):
     yield context.create_timer(context.current_utc_datetime + timedelta(seconds=5))
     return (yield context.call_sub_orchestrator("cities", "x"))
+
+
+@app.orchestration_trigger(context_name="context")
+def add_add_get(context: df.DurableOrchestrationContext):
+    yield context.call_activity("hello", "first")
+    counter = df.EntityId("counter", "k")
+    context.signal_entity(counter, "add", 2)
+    context.signal_entity(counter, "add", 5)
+    total = yield context.call_entity(counter, "get")
+    child = yield context.call_sub_orchestrator("cities", "x")
+    return [total, child]
 
 
 FUNCTIONS = {f.name: f for f in map(index_function, app.get_functions())}
@@ -161,10 +173,37 @@ def test_terminate_completes_without_running_user_code():
 
 def test_continue_as_new_carries_events_no_wait_consumed():
     from dfx.emulator.durable.actions import Action, ActionType
-    from dfx.emulator.durable.history import EventRaisedEvent
     from dfx.emulator.durable.orchestration import unconsumed_events
 
     history = [EventRaisedEvent(name="a", input="1"), EventRaisedEvent(name="a", input="2"),
                EventRaisedEvent(name="b", input="3")]  # fmt: skip
     waits = [Action(ActionType.WhenAny, children=(Action(ActionType.WaitForExternalEvent, name="a"),))]
     assert [(e.name, e.input) for e in unconsumed_events(history, waits)] == [("a", "2"), ("b", "3")]
+
+
+def test_an_episode_run_again_after_a_lost_commit_sends_the_same_requests_and_child_ids():
+    instance = Instance("add_add_get")
+    instance.episode(instance.started)
+    committed = list(instance.history)
+
+    def rerun() -> EpisodeResult:
+        instance.history = list(committed)
+        return instance.episode(TaskCompletedEvent(task_scheduled_id=0, result='"done"'))
+
+    first, second = rerun(), rerun()
+    requests = [o.event.input for o in first.outbound]
+    assert len(requests) == 3 and requests == [o.event.input for o in second.outbound]
+    bodies = [json.loads(r) for r in requests]
+    assert [b["op"] for b in bodies] == ["add", "add", "get"]
+    assert bodies[0]["Timestamp"] < bodies[1]["Timestamp"] < bodies[2]["Timestamp"]
+    assert "Predecessor" not in bodies[0]
+    assert [b.get("Predecessor") for b in bodies[1:]] == [bodies[0]["Timestamp"], bodies[1]["Timestamp"]]
+    sent = [e for e in second.appended if e.event_type.name == "EventSent"]
+    assert [json.loads(e.input)["id"] for e in sent] == [b["id"] for b in bodies]  # the SDK matches on these ids
+
+    answered = instance.episode(EventRaisedEvent(name=bodies[2]["id"], input='{"result":"7"}'))
+    child_start = answered.outbound[0].event
+    assert isinstance(child_start, ExecutionStartedEvent)
+    instance.history = instance.history[: -len(answered.appended)]
+    again = instance.episode(EventRaisedEvent(name=bodies[2]["id"], input='{"result":"7"}'))
+    assert again.outbound[0].event.orchestration_instance == child_start.orchestration_instance

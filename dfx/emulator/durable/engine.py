@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -33,6 +34,7 @@ from dfx.emulator.durable.entities import (
     batch_json,
     failed_batch,
     is_entity,
+    request_body,
     scheduled_time,
 )
 from dfx.emulator.durable.history import (
@@ -49,7 +51,7 @@ from dfx.emulator.durable.history import (
     TimerFiredEvent,
     utcnow,
 )
-from dfx.emulator.durable.leases import RENEW_INTERVAL, claim_or_renew, released, worker_id
+from dfx.emulator.durable.leases import claim_or_renew, released, worker_id
 from dfx.emulator.durable.orchestration import (
     EpisodeResult,
     Outbound,
@@ -58,6 +60,7 @@ from dfx.emulator.durable.orchestration import (
     execution_started,
     run_episode,
 )
+from dfx.emulator.durable.sorter import Labelled
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
 from dfx.emulator.storage.instances_table import CheckpointColumns, checkpoint_columns
@@ -146,6 +149,7 @@ class Engine:
         self._loops: list[asyncio.Task[None]] = []
         self.control_visibility = max(1, round(settings.durable.control_queue_visibility_timeout))
         self.work_item_visibility = max(1, round(settings.durable.work_item_queue_visibility_timeout))
+        self.lease_interval = timedelta(seconds=settings.durable.lease_interval)
         self.cache: dict[str, _Cached] = {}
         """Histories this process committed last (extended sessions, storage-layout §8.4): no re-read."""
         self._row_writes: dict[str, asyncio.Task[None]] = {}
@@ -227,7 +231,7 @@ class Engine:
     async def _lease_round(self) -> None:
         now = utcnow()
         for lease in await self.hub.partitions.read_all():
-            updated = claim_or_renew(lease, self.me, now)
+            updated = claim_or_renew(lease, self.me, now, self.lease_interval)
             if updated is None or not await self.hub.partitions.replace(updated):
                 if lease.queue_name in self.owned:
                     self.owned.pop(lease.queue_name).cancel()
@@ -239,7 +243,7 @@ class Engine:
 
     async def _lease_loop(self) -> None:
         while not self.stopping.is_set():
-            await asyncio.sleep(RENEW_INTERVAL)
+            await asyncio.sleep(self.settings.durable.lease_renew_interval)
             try:
                 await self._lease_round()
             except (StorageError, OSError) as exc:
@@ -510,6 +514,7 @@ class Engine:
         entity = EntityId.parse(instance_id)
         started = execution_started(await self._history(instance_id))
         state = SchedulerState.from_json(started.input if started else None)
+        window = timedelta(seconds=self.settings.durable.entity_message_reorder_window)
         requests = []
         for message in batch:
             event = message.event
@@ -519,7 +524,10 @@ class Engine:
             if due is not None and due > utcnow():
                 await self._postpone_signal(message.data, due)  # a scheduled signal that is not due yet
                 continue
-            requests.append(Request.from_json(event.input))
+            for ready in state.sorter.receive(Labelled.of(request_body(event.input)), window):
+                requests.append(Request.from_dict(ready.body))
+        if state.sorter.buffered_count:
+            log.debug("%s holds %d request(s) back for their predecessors", instance_id, state.sorter.buffered_count)
         function = self.index.durable(ENTITY_TRIGGER, entity.name)
         responses: list[Response] = []
         chunk: list[Request] = []
@@ -546,7 +554,7 @@ class Engine:
         for request in requests:
             if request.operation.lower() == DELETE_OPERATION:
                 await flush()
-                state = SchedulerState()
+                state = dataclasses.replace(state, exists=False, state=None)
                 responses.append(Response(request, "null", False))
                 continue
             chunk.append(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from dfx.emulator.durable.encoding import compact_json, parse_datetime
+from dfx.emulator.durable.sorter import MessageSorter, format_label
 
 ENTITY_PREFIX = "@"
 OPERATION_EVENT = "op"
@@ -71,8 +73,13 @@ def request_json(
     request_id: str | None = None,
     parent: str | None = None,
     parent_execution: str | None = None,
+    timestamp: datetime | None = None,
+    predecessor: datetime | None = None,
 ) -> str:
-    """A RequestMessage (§3.3), defaults omitted; ``input_text`` is the already double-encoded input."""
+    """A RequestMessage (§3.3), defaults omitted; ``input_text`` is the already double-encoded input.
+
+    ``timestamp`` and ``predecessor`` are the sorter's labels (``dfx.emulator.durable.sorter``).
+    """
     message: dict[str, Any] = {"op": operation}
     if signal:
         message["signal"] = True
@@ -82,7 +89,20 @@ def request_json(
     if parent is not None:
         message["parent"] = parent
         message["parentExecution"] = parent_execution
+    if timestamp is not None:
+        message["Timestamp"] = format_label(timestamp)
+    if predecessor is not None:
+        message["Predecessor"] = format_label(predecessor)
     return compact_json(message)
+
+
+def request_body(text: str | None) -> dict[str, Any]:
+    """A request message's JSON object (an empty one for text that is not one)."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -98,7 +118,10 @@ class Request:
 
     @classmethod
     def from_json(cls, text: str | None) -> Request:
-        data = json.loads(text or "{}")
+        return cls.from_dict(request_body(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Request:
         return cls(
             operation=str(data.get("op") or ""),
             input=data.get("input"),
@@ -117,6 +140,7 @@ class SchedulerState:
     state: str | None = None
     queue: list[dict[str, Any]] = field(default_factory=list)
     locked_by: str | None = None
+    sorter: MessageSorter = field(default_factory=MessageSorter)
 
     def to_json(self) -> str:
         return compact_json(
@@ -125,7 +149,7 @@ class SchedulerState:
                 "state": self.state,
                 "queue": self.queue,
                 "lockedBy": self.locked_by,
-                "sorter": {},
+                "sorter": self.sorter.to_json(),
             }
         )
 
@@ -141,6 +165,7 @@ class SchedulerState:
             state=data.get("state"),
             queue=list(data.get("queue") or []),
             locked_by=data.get("lockedBy"),
+            sorter=MessageSorter.from_json(data.get("sorter")),
         )
 
     def custom_status(self) -> str:
@@ -181,7 +206,7 @@ def apply_batch_result(
     """The new state and one response per operation from what ``handle`` returned."""
     data = json.loads(output_text)
     results = data.get("results") or []
-    new_state = SchedulerState(exists=bool(data.get("entityExists")), state=data.get("entityState"))
+    new_state = dataclasses.replace(state, exists=bool(data.get("entityExists")), state=data.get("entityState"))
     responses = []
     for index, request in enumerate(requests):
         item = results[index] if index < len(results) else {"isError": True, "result": '"no result"'}

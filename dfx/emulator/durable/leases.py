@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dfx.emulator.storage.partitions import PartitionLease
 
-CLAIM_DURATION = timedelta(minutes=1)
 LEASE_INTERVAL = timedelta(seconds=30)
-RENEW_INTERVAL = 10.0  # seconds between rounds (LeaseRenewInterval / LeaseAcquireInterval)
 
 
 def worker_id(port: int) -> str:
@@ -43,12 +41,17 @@ def live_owners(leases: Iterable[PartitionLease], now: datetime) -> list[str]:
     return sorted({p.current_owner for p in leases if p.current_owner and not lease_expired(p.expires_at, now)})
 
 
-def claim_or_renew(lease: PartitionLease, me: str, now: datetime) -> PartitionLease | None:
-    """The row after this round (claimed or renewed), or None when it belongs to someone else."""
+def claim_or_renew(
+    lease: PartitionLease, me: str, now: datetime, lease_interval: timedelta = LEASE_INTERVAL
+) -> PartitionLease | None:
+    """The row after this round (claimed or renewed), or None when it belongs to someone else.
+
+    A renewal lasts ``lease_interval``; a claim twice that (the provider's one minute for its 30 s default).
+    """
     expired = lease_expired(lease.expires_at, now)
     free = lease.current_owner is None and lease.next_owner is None
     if lease.current_owner == me and lease.next_owner is None:
-        return dataclasses.replace(lease, last_renewal=now, expires_at=now + LEASE_INTERVAL)
+        return dataclasses.replace(lease, last_renewal=now, expires_at=now + lease_interval)
     if free or (expired and lease.current_owner != me) or (lease.current_owner is None and lease.next_owner == me):
         return dataclasses.replace(
             lease,
@@ -56,7 +59,7 @@ def claim_or_renew(lease: PartitionLease, me: str, now: datetime) -> PartitionLe
             next_owner=None,
             owned_since=now,
             last_renewal=now,
-            expires_at=now + CLAIM_DURATION,
+            expires_at=now + 2 * lease_interval,
             is_draining=False,
         )
     return None

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
-from dfx.emulator.durable.encoding import compact_json, to_sdk_json
-from dfx.emulator.durable.entities import OPERATION_EVENT, request_json
+from dfx.emulator.durable.encoding import compact_json, parse_datetime, to_sdk_json
+from dfx.emulator.durable.entities import OPERATION_EVENT, request_body, request_json
 from dfx.emulator.durable.history import (
     ContinueAsNewEvent,
     EventRaisedEvent,
@@ -43,6 +43,7 @@ from dfx.emulator.durable.history import (
     TimerCreatedEvent,
     TimerFiredEvent,
 )
+from dfx.emulator.durable.sorter import request_label
 
 #: DF's timer settings for Azure Storage, sent so the SDK splits long timers (host-protocol §2.10).
 MAXIMUM_SHORT_TIMER = "6.00:00:00"
@@ -62,6 +63,17 @@ _KIND_WORDS = {
 }
 
 Invoke = Callable[[str], str]
+#: The namespace of every id an episode derives (request ids, child and continue-as-new execution ids).
+ID_NAMESPACE = uuid.UUID("5b1d1bd2-8f4e-4c5a-9a51-6b1f3c0d7e21")
+
+
+def derived_id(instance: OrchestrationInstance, *parts: object) -> uuid.UUID:
+    """An id that every run of an episode derives alike from the execution and the sequence number.
+
+    Random ids would differ when an episode runs again after a lost commit (the messages of the first run
+    were already sent), so an entity would apply an operation twice and a child would start twice.
+    """
+    return uuid.uuid5(ID_NAMESPACE, "/".join(map(str, (instance.instance_id, instance.execution_id, *parts))))
 
 
 @dataclass
@@ -179,9 +191,12 @@ class _Replay:
         instance: OrchestrationInstance,
         name: str,
         now: datetime,
+        label_base: datetime,
         default_version: str = "",
     ) -> None:
         self.history = history
+        self.label_base = label_base
+        """Where the sorter labels of this episode's entity requests count from (``sorter.request_label``)."""
         self.default_version = default_version
         self.instance = instance
         self.name = name
@@ -194,6 +209,13 @@ class _Replay:
                 self.finished.add(event.task_scheduled_id)
             elif isinstance(event, TimerFiredEvent):
                 self.finished.add(event.timer_id)
+        self.last_sent: dict[str, datetime] = {}
+        """The label of the last request this execution sent to each entity."""
+        for event in history:
+            if isinstance(event, EventSentEvent) and event.name == OPERATION_EVENT and event.instance_id:
+                stamp = request_body(event.input).get("Timestamp")
+                if isinstance(stamp, str):
+                    self.last_sent[event.instance_id] = parse_datetime(stamp)
         self.allocated: set[int] = set()
         self.decisions: list[HistoryEvent] = []
         self.outbound: list[Outbound] = []
@@ -252,7 +274,7 @@ class _Replay:
                     event_id=event_id, name=name, instance_id=child_id, input=None, timestamp=self.now
                 )
             )
-            child = OrchestrationInstance(child_id, uuid.uuid4().hex)
+            child = OrchestrationInstance(child_id, derived_id(self.instance, event_id, "child").hex)
             start = ExecutionStartedEvent(
                 orchestration_instance=child,
                 parent_instance=ParentInstance(
@@ -272,12 +294,18 @@ class _Replay:
         """A call or signal to an entity: EventSent in history, the request to the entity (§3.5)."""
         target = action.instance_id or ""
         if not self._existing(event_id, EventSentEvent, OPERATION_EVENT, "a send-event"):
+            predecessor = self.last_sent.get(target)
+            stamp = request_label(self.label_base, event_id, predecessor)
+            self.last_sent[target] = stamp
             request = request_json(
                 action.operation or "",
                 input_text=json.dumps(action.input if action.input is not None else "null"),
                 signal=signal,
+                request_id=str(derived_id(self.instance, event_id)),
                 parent=self.instance.instance_id,
                 parent_execution=self.instance.execution_id,
+                timestamp=stamp,
+                predecessor=predecessor,
             )
             self.decisions.append(
                 EventSentEvent(
@@ -444,7 +472,12 @@ def run_episode(
     result = call_orchestrator(invoke, context_json(instance_id, history, played_before=len(past)))
     out.ran_orchestrator = True
     out.custom_status = compact_json(result.custom_status) if result.custom_status not in (None, "") else None
-    replay = _Replay(history, instance=instance, name=name, now=now, default_version=default_version)
+    label_base = next(
+        (e.timestamp for e in reversed(past) if isinstance(e, OrchestratorStartedEvent)), started.timestamp or now
+    )
+    replay = _Replay(
+        history, instance=instance, name=name, now=now, label_base=label_base, default_version=default_version
+    )
     try:
         replay.replay(result.actions)
         if result.is_done and not result.failed and (stray := replay.unmatched()) is not None:
@@ -526,7 +559,9 @@ def _continue_as_new(
     out: EpisodeResult, started: ExecutionStartedEvent, action: Action, now: datetime
 ) -> EpisodeResult:
     """End this execution and describe the next one: a fresh history started in the same work item (§3.8)."""
-    execution = OrchestrationInstance(started.orchestration_instance.instance_id, uuid.uuid4().hex)
+    execution = OrchestrationInstance(
+        started.orchestration_instance.instance_id, derived_id(started.orchestration_instance, "continue-as-new").hex
+    )
     out.new_execution = ExecutionStartedEvent(
         orchestration_instance=execution,
         parent_instance=started.parent_instance,

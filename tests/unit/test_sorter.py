@@ -1,0 +1,92 @@
+"""The entity request sorter: in send order per sender, each request once, labels that survive a re-run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from dfx.emulator.durable.entities import SchedulerState, request_json
+from dfx.emulator.durable.sorter import TICK, Labelled, MessageSorter, request_label
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=30)
+
+
+def sent(op: str, seq: int, predecessor: datetime | None = None, *, parent: str = "orch", execution: str = "e1"):
+    """A request as an orchestration labels it (base T0, sequence number ``seq``)."""
+    stamp = request_label(T0, seq, predecessor)
+    text = request_json(op, input_text='"1"', signal=True, parent=parent, parent_execution=execution,
+                        timestamp=stamp, predecessor=predecessor, request_id=f"id-{seq}")  # fmt: skip
+    return Labelled.of(json.loads(text)), stamp
+
+
+def ops(sorter: MessageSorter, *requests: Labelled) -> list[str]:
+    return [r.body["op"] for request in requests for r in sorter.receive(request, WINDOW)]
+
+
+def test_labels_grow_with_the_sequence_number_and_pass_their_predecessor():
+    first = request_label(T0, 3, None)
+    assert first == T0 + 3 * TICK
+    assert request_label(T0, 5, first) == T0 + 5 * TICK
+    later_clock_behind = request_label(T0 - timedelta(seconds=1), 9, first)
+    assert later_clock_behind == first + TICK  # monotonic even when the next base is earlier
+
+
+def test_requests_in_order_are_delivered_at_once():
+    a, ta = sent("a", 1)
+    b, _ = sent("b", 2, ta)
+    assert ops(MessageSorter(), a, b) == ["a", "b"]
+
+
+def test_a_request_whose_predecessor_is_late_waits_for_it():
+    a, ta = sent("a", 1)
+    b, tb = sent("b", 2, ta)
+    c, _ = sent("c", 3, tb)
+    sorter = MessageSorter()
+    assert ops(sorter, c, b) == []
+    assert sorter.buffered_count == 2
+    assert ops(sorter, a) == ["a", "b", "c"]
+    assert sorter.buffered_count == 0
+
+
+def test_a_request_delivered_before_is_dropped():
+    a, ta = sent("a", 1)
+    b, _ = sent("b", 2, ta)
+    sorter = MessageSorter()
+    assert ops(sorter, a, b) == ["a", "b"]
+    assert ops(sorter, a, b) == []
+
+
+def test_a_new_execution_of_the_sender_releases_what_waited_and_starts_counting_again():
+    a, ta = sent("a", 1)
+    waiting, _ = sent("waiting", 2, ta + TICK)  # its predecessor never arrives
+    sorter = MessageSorter()
+    assert ops(sorter, a, waiting) == ["a"]
+    fresh, _ = sent("fresh", 1, execution="e2")
+    assert ops(sorter, fresh) == ["waiting", "fresh"]
+
+
+def test_client_signals_are_not_sorted():
+    client = Labelled.of(json.loads(request_json("add", input_text=None, signal=True)))
+    assert ops(MessageSorter(), client, client) == ["add", "add"]
+
+
+def test_held_back_requests_survive_the_scheduler_state_round_trip():
+    a, ta = sent("a", 1)
+    b, _ = sent("b", 2, ta)
+    state = SchedulerState()
+    assert ops(state.sorter, b) == []
+    restored = SchedulerState.from_json(state.to_json())
+    assert restored.sorter.buffered_count == 1
+    assert ops(restored.sorter, a) == ["a", "b"]
+    assert ops(restored.sorter, a) == []
+
+
+def test_a_request_held_back_longer_than_the_window_goes_when_a_later_request_moves_the_horizon():
+    _, ta = sent("a", 1)
+    b, _ = sent("b", 2, ta)
+    sorter = MessageSorter()
+    assert ops(sorter, b) == []
+    much_later = Labelled.of({**b.body, "op": "other", "parent": "someone-else", "Timestamp": "2026-12-04T13:00:00Z"})
+    much_later.predecessor = None
+    assert ops(sorter, much_later) == ["b", "other"]
