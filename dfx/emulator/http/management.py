@@ -13,10 +13,21 @@ from urllib.parse import quote
 from aiohttp import web
 
 from dfx.emulator.durable.client import ClientError, DurableClient, status_json
-from dfx.emulator.durable.encoding import compact_json, format_datetime, parse_datetime
+from dfx.emulator.durable.encoding import compact_json, format_datetime
 from dfx.emulator.durable.entities import DELETE_OPERATION, EntityId, SchedulerState
 from dfx.emulator.durable.history import OrchestrationStatus
 from dfx.emulator.durable.orchestration import parse_output
+from dfx.emulator.http.inputs import (
+    BadJson,
+    InvalidJsonContent,
+    json_text,
+    query_flag,
+    query_page_size,
+    query_seconds,
+    query_time,
+    query_value,
+    read_body,
+)
 from dfx.emulator.storage.instances_table import InstanceQuery
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 
@@ -62,7 +73,7 @@ def error_response(error: ClientError) -> web.Response:
     )  # fmt: skip
     return json_response(
         {
-            "Message": generic,
+            "Message": getattr(error, "summary", None) or generic,
             "ExceptionMessage": error.message,
             "ExceptionType": error.exception_type,
             "StackTrace": None,
@@ -71,37 +82,28 @@ def error_response(error: ClientError) -> web.Response:
     )
 
 
-def _flag(request: web.Request, name: str, default: bool) -> bool:
-    value = next((v for k, v in request.query.items() if k.lower() == name.lower()), None)
-    return default if value is None else value.strip().lower() == "true"
-
-
-def _query(request: web.Request, name: str) -> str | None:
-    return next((v for k, v in request.query.items() if k.lower() == name.lower()), None)
-
-
 async def _entity_input(request: web.Request) -> str | None:
     """A signal's input: compact JSON of a JSON body, a JSON string of any other body, None without one."""
-    body = await request.read()
+    body = await read_body(request)
     if not body:
         return None
     if request.content_type == "application/json":
         try:
-            return compact_json(json.loads(body))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return json_text(body)
+        except BadJson as exc:
             raise ClientError(f"Could not parse JSON content: {exc}") from exc
     return compact_json(body.decode("utf-8", "replace"))
 
 
 async def _json_body(request: web.Request) -> str | None:
     """The body re-serialized compactly (the extension parses it once), None when empty; 400 when invalid."""
-    body = await request.read()
+    body = await read_body(request)
     if not body:
         return None
     try:
-        return compact_json(json.loads(body))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ClientError("Invalid JSON content", exception_type="Newtonsoft.Json.JsonReaderException") from exc
+        return json_text(body)
+    except BadJson as exc:
+        raise InvalidJsonContent(str(exc)) from exc
 
 
 class ManagementApi:
@@ -142,7 +144,7 @@ class ManagementApi:
         parts = path.split("/")
         method = request.method.upper()
         try:
-            hub = _query(request, "taskHub")
+            hub = query_value(request, "taskHub")
             if hub and hub.lower() != self.hub_name.lower():
                 raise ClientError(
                     f"This dfx host serves task hub '{self.hub_name}', not '{hub}'. Start another host with "
@@ -189,7 +191,7 @@ class ManagementApi:
         if method != "POST":
             return web.Response(status=404)
         action = rest[1]
-        reason = _query(request, "reason")
+        reason = query_value(request, "reason")
         if action == "raiseEvent" and len(rest) == 3:
             return await self.raise_event(request, instance_id, rest[2])
         operations: dict[str, Callable[[str, str | None], Awaitable[None]]] = {
@@ -201,9 +203,10 @@ class ManagementApi:
             await operations[action](instance_id, reason)
             return web.Response(status=202)
         if action == "restart" and len(rest) == 2:
-            new_id = _flag(request, "restartWithNewInstanceId", True)
+            new_id = query_flag(request, "restartWithNewInstanceId", True)
+            wait = self._wait_times(request)
             started = await self.client.restart(instance_id, new_id)
-            return await self._maybe_wait(request, started)
+            return await self._maybe_wait(request, started, wait)
         if action == "rewind" and len(rest) == 2:
             await self.client.rewind(instance_id, reason)
             return web.Response(status=202)
@@ -224,26 +227,22 @@ class ManagementApi:
             return web.Response(status=404)
         if self.index.durable(ENTITY_TRIGGER, entity.name) is None:
             raise ClientError(self.index.missing_message(ENTITY_TRIGGER, entity.name))
-        operation = DELETE_OPERATION if method == "DELETE" else (_query(request, "op") or "")
+        operation = DELETE_OPERATION if method == "DELETE" else (query_value(request, "op") or "")
         await self.client.signal_entity(entity, operation, await _entity_input(request))
         return web.Response(status=202)
 
     async def list_entities(self, request: web.Request, name: str | None) -> web.Response:
         prefix = f"@{name.lower()}@" if name else None
-        top = _query(request, "top")
+        since, until = query_time(request, "lastOperationTimeFrom"), query_time(request, "lastOperationTimeTo")
         query = InstanceQuery(
-            only_entities=prefix is None,
-            instance_id_prefix=prefix,
-            page_size=int(top) if top and top.isdigit() and int(top) > 0 else DEFAULT_PAGE,
+            only_entities=prefix is None, instance_id_prefix=prefix, page_size=query_page_size(request, DEFAULT_PAGE)
         )
         page = await self.client.hub.instances.query(query, request.headers.get(CONTINUATION_HEADER) or None)
-        fetch_state = _flag(request, "fetchState", False)
-        since, until = _query(request, "lastOperationTimeFrom"), _query(request, "lastOperationTimeTo")
+        fetch_state = query_flag(request, "fetchState", False)
         body = []
         for record in page.instances:
             if record.last_updated_time is not None and (
-                (since and record.last_updated_time < parse_datetime(since))
-                or (until and record.last_updated_time > parse_datetime(until))
+                (since and record.last_updated_time < since) or (until and record.last_updated_time > until)
             ):
                 continue
             entity = EntityId.parse(record.instance_id)
@@ -263,24 +262,31 @@ class ManagementApi:
 
     async def start(self, request: web.Request, name: str, instance_id: str | None) -> web.Response:
         input_text = await _json_body(request)
+        wait = self._wait_times(request)
         function = self.index.durable(ORCHESTRATION_TRIGGER, name)
         if function is None:
             message = self.index.missing_message(ORCHESTRATION_TRIGGER, name)
             raise ClientError(message, exception_type="System.ArgumentException")
-        version = _query(request, "version")
+        version = query_value(request, "version")
         started = await self.client.start(function.durable_name, instance_id, input_text, version=version)
-        return await self._maybe_wait(request, started)
+        return await self._maybe_wait(request, started, wait)
 
-    async def _maybe_wait(self, request: web.Request, instance_id: str) -> web.Response:
-        timeout, interval = _query(request, "timeout"), _query(request, "pollingInterval")
-        if timeout is None or interval is None:
-            return self._check_status(request, instance_id)
-        try:
-            timeout_s, interval_s = float(timeout), float(interval)
-        except ValueError as exc:
-            raise ClientError("timeout and pollingInterval must be numbers of seconds.") from exc
+    @staticmethod
+    def _wait_times(request: web.Request) -> tuple[float, float] | None:
+        """``timeout`` and ``pollingInterval`` in seconds when both are given (read before anything is started)."""
+        timeout_s, interval_s = query_seconds(request, "timeout"), query_seconds(request, "pollingInterval")
+        if timeout_s is None or interval_s is None:
+            return None
         if interval_s > timeout_s:
             raise ClientError("Total timeout must be greater than the polling interval.")
+        return timeout_s, interval_s
+
+    async def _maybe_wait(
+        self, request: web.Request, instance_id: str, wait: tuple[float, float] | None
+    ) -> web.Response:
+        if wait is None:
+            return self._check_status(request, instance_id)
+        timeout_s, interval_s = wait
         deadline = time.monotonic() + timeout_s
         while True:
             record = await self.client.hub.instances.get(instance_id)
@@ -296,47 +302,37 @@ class ManagementApi:
     async def status(self, request: web.Request, instance_id: str) -> web.Response:
         data = await self.client.status(
             instance_id,
-            show_input=_flag(request, "showInput", True),
-            show_history=_flag(request, "showHistory", False),
-            show_history_output=_flag(request, "showHistoryOutput", False),
+            show_input=query_flag(request, "showInput", True),
+            show_history=query_flag(request, "showHistory", False),
+            show_history_output=query_flag(request, "showHistoryOutput", False),
         )
         if data is None:
             return web.Response(status=404)
         status = OrchestrationStatus[data["runtimeStatus"]]
         if status in RUNNING_STATES:
             return json_response(data, 202, {"Location": str(request.url), "Retry-After": "5"})
-        if status == OrchestrationStatus.Failed and _flag(request, "returnInternalServerErrorOnFailure", False):
+        if status == OrchestrationStatus.Failed and query_flag(request, "returnInternalServerErrorOnFailure", False):
             return json_response(data, 500)
         return json_response(data)
 
     def _list_query(self, request: web.Request) -> InstanceQuery:
-        def when(name: str) -> Any:
-            value = _query(request, name)
-            if not value:
-                return None
-            try:
-                return parse_datetime(value)
-            except ValueError as exc:
-                raise ClientError(f"{name} is not a date and time: {value!r}") from exc
-
         statuses = frozenset(
             OrchestrationStatus[s.strip()]
-            for s in (_query(request, "runtimeStatus") or "").split(",")
+            for s in (query_value(request, "runtimeStatus") or "").split(",")
             if s.strip() in OrchestrationStatus.__members__
         )
-        top = _query(request, "top")
         return InstanceQuery(
             statuses=statuses,
-            created_from=when("createdTimeFrom"),
-            created_to=when("createdTimeTo"),
-            instance_id_prefix=_query(request, "instanceIdPrefix") or None,
-            page_size=int(top) if top and top.isdigit() and int(top) > 0 else DEFAULT_PAGE,
+            created_from=query_time(request, "createdTimeFrom"),
+            created_to=query_time(request, "createdTimeTo"),
+            instance_id_prefix=query_value(request, "instanceIdPrefix") or None,
+            page_size=query_page_size(request, DEFAULT_PAGE),
         )
 
     async def list(self, request: web.Request) -> web.Response:
         query = self._list_query(request)
         page = await self.client.hub.instances.query(query, request.headers.get(CONTINUATION_HEADER) or None)
-        show_input = _flag(request, "showInput", True)
+        show_input = query_flag(request, "showInput", True)
         body = [status_json(record, show_input=show_input) for record in page.instances]
         return json_response(body, headers={CONTINUATION_HEADER: page.continuation_token or ""})
 
@@ -357,6 +353,6 @@ class ManagementApi:
             raise ClientError("Only application/json request content is supported")
         payload = await _json_body(request)
         if payload is None:
-            raise ClientError("Invalid JSON content")
+            raise InvalidJsonContent("The request body is empty: an event's data must be JSON (null for none).")
         await self.client.raise_event(instance_id, event_name, payload)
         return web.Response(status=202)

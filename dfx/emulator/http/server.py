@@ -12,6 +12,7 @@ from dfx.emulator.http.functions import FunctionRoutes
 
 #: The Functions host's default request size limit (``maxRequestBodySize``, 100 MB).
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
+TOO_LARGE_MESSAGE = f"The request body is larger than {MAX_REQUEST_BYTES} bytes."
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -81,7 +82,7 @@ def create_app(state: HostState, *, cors: tuple[str, ...] = (), cors_credentials
             try:
                 response = await state.functions.handle(request)
             except web.HTTPRequestEntityTooLarge:
-                return _json({"Message": f"The request body is larger than {MAX_REQUEST_BYTES} bytes."}, 413)
+                return _json({"Message": TOO_LARGE_MESSAGE}, 413)
             if response is not None:
                 return response
         if request.path == "/" and request.method in ("GET", "HEAD"):
