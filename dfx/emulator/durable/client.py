@@ -6,6 +6,7 @@ provider's client writes (storage-layout §9) and refuse what the extension refu
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ from dfx.emulator.durable.history import (
     utcnow,
 )
 from dfx.emulator.durable.orchestration import parse_output
+from dfx.emulator.storage.errors import StorageError
 from dfx.emulator.storage.instances_table import InstanceRecord
-from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.taskhub import TaskHub
 from dfx.errors import DfxError
 
@@ -56,6 +58,14 @@ class ClientError(DfxError):
         if status is not None:
             self.status = status
         self.exception_type = exception_type
+
+
+def _already_exists(status: OrchestrationStatus) -> ClientError:
+    return ClientError(
+        f"An Orchestration instance with the status {status.name} already exists.",
+        status=500,
+        exception_type="DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+    )
 
 
 class InstanceNotFound(ClientError):
@@ -87,16 +97,48 @@ def validate_instance_id(instance_id: str) -> None:
 
 
 class Dispatcher(Protocol):
-    """What a local engine offers a client: fast delivery of control messages and a hint about new instances."""
+    """How a client's messages reach the engine that runs their instance."""
 
-    async def send_control(self, message: MessageData) -> str: ...
+    async def send_control(self, message: MessageData) -> str:
+        """Put a message on its target's control queue (and see it delivered soon); the queue's name."""
+        ...
 
-    def note_new_instance(self, instance_id: str) -> None: ...
+    async def put_start(self, message: MessageData) -> ReceivedMessage:
+        """Put a start message, which must not run before its start is decided (``start_decided``)."""
+        ...
+
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
+        """The start's Instances row was written (``won``) or another start of the id wrote it first."""
+        ...
+
+
+@dataclass
+class StorageSender:
+    """The ``Dispatcher`` of a process without an engine: messages go through the queues and wait there."""
+
+    hub: TaskHub
+
+    async def send_control(self, message: MessageData) -> str:
+        return await self.hub.queues.send_to_instance(message)
+
+    async def put_start(self, message: MessageData) -> ReceivedMessage:
+        return await self.hub.queues.send(self.hub.names.control_queue_for(message.target.instance_id), message)
+
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
+        if not won:
+            await discard_lost_start(self.hub, sent)
+
+
+async def discard_lost_start(hub: TaskHub, sent: ReceivedMessage) -> None:
+    """Delete the message of a start that lost, with the put's receipt; if an engine took it meanwhile, that
+    engine's start check drops it instead (the Instances row names another execution)."""
+    with contextlib.suppress(StorageError, OSError):
+        await hub.queues.delete(sent)
 
 
 @dataclass
 class DurableClient:
-    """Client operations against one task hub; with a local ``dispatcher`` its messages skip the polling."""
+    """Client operations against one task hub; with an engine's ``dispatcher`` its messages skip the polling."""
 
     hub: TaskHub
     dispatcher: Dispatcher | None = None
@@ -104,26 +146,26 @@ class DurableClient:
     overwrite_running: bool = False
     """``overridableExistingInstanceStates: AnyState``: a start replaces an instance in any state."""
 
+    def __post_init__(self) -> None:
+        self._sender: Dispatcher = self.dispatcher if self.dispatcher is not None else StorageSender(self.hub)
+
     async def _send(self, target: OrchestrationInstance, event: HistoryEvent) -> None:
-        message = MessageData(TaskMessage(event, target), sender=CLIENT_SENDER)
-        if self.dispatcher is not None:
-            await self.dispatcher.send_control(message)
-        else:
-            await self.hub.queues.send_to_instance(message)
+        await self._sender.send_control(MessageData(TaskMessage(event, target), sender=CLIENT_SENDER))
 
     async def start(
         self, name: str, instance_id: str | None, input_text: str | None, *, version: str | None = None
     ) -> str:
-        """Start ``name``: ExecutionStarted on the control queue, then the Pending row (storage-layout §9)."""
+        """Start ``name``: ExecutionStarted on the control queue, then the Pending row (storage-layout §9).
+
+        The row write is the arbiter between concurrent starts of one id: it inserts (or replaces the row
+        read, If-Match), so exactly one start wins; the others delete their message and are refused as
+        the extension refuses an existing instance.
+        """
         instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
         validate_instance_id(instance_id)
         existing = await self.hub.instances.get(instance_id, fetch_large=False)
         if existing is not None and not self.overwrite_running and existing.runtime_status in DEDUPE_STATUSES:
-            raise ClientError(
-                f"An Orchestration instance with the status {existing.runtime_status.name} already exists.",
-                status=500,
-                exception_type="DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
-            )
+            raise _already_exists(existing.runtime_status)
         now = utcnow()
         execution = OrchestrationInstance(instance_id, uuid.uuid4().hex)
         generation = existing.generation + 1 if existing is not None else 0
@@ -135,19 +177,24 @@ class DurableClient:
             generation=generation,
             timestamp=now,
         )
-        if existing is None and self.dispatcher is not None:
-            self.dispatcher.note_new_instance(instance_id)  # no row, so no history: the engine need not read it
-        await self._send(execution, event)
-        await self.hub.instances.write_pending(
-            instance_id=instance_id,
-            name=name,
-            execution_id=execution.execution_id or "",
-            input=input_text,
-            created_time=now,
-            generation=generation,
-            version=version or self.default_version,
-            existing_etag=existing.etag if existing is not None else None,
-        )
+        sent = await self._sender.put_start(MessageData(TaskMessage(event, execution), sender=CLIENT_SENDER))
+        won = False
+        try:
+            won = await self.hub.instances.write_pending(
+                instance_id=instance_id,
+                name=name,
+                execution_id=execution.execution_id or "",
+                input=input_text,
+                created_time=now,
+                generation=generation,
+                version=version or self.default_version,
+                existing_etag=existing.etag if existing is not None else None,
+            )
+        finally:
+            await self._sender.start_decided(sent, won=won, new_instance=existing is None)
+        if not won:
+            winner = await self.hub.instances.get(instance_id, fetch_large=False)
+            raise _already_exists(winner.runtime_status if winner is not None else OrchestrationStatus.Pending)
         return instance_id
 
     async def require(self, instance_id: str) -> InstanceRecord:

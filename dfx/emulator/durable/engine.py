@@ -23,6 +23,8 @@ from typing import Any
 
 from dfx.emulator.config import Settings
 from dfx.emulator.durable.activities import run_activity
+from dfx.emulator.durable.client import discard_lost_start
+from dfx.emulator.durable.dedupe import StartVerdict, start_verdict
 from dfx.emulator.durable.entities import (
     DELETE_OPERATION,
     OPERATION_EVENT,
@@ -40,6 +42,7 @@ from dfx.emulator.durable.entities import (
 from dfx.emulator.durable.history import (
     COMPLETION_EVENT_TYPES,
     EventRaisedEvent,
+    EventSentEvent,
     ExecutionStartedEvent,
     ExecutionTerminatedEvent,
     HistoryEvent,
@@ -63,7 +66,7 @@ from dfx.emulator.durable.orchestration import (
 from dfx.emulator.durable.sorter import Labelled
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
-from dfx.emulator.storage.instances_table import CheckpointColumns, checkpoint_columns
+from dfx.emulator.storage.instances_table import CheckpointColumns, InstanceRecord, checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.queues import delay_seconds
 from dfx.emulator.storage.taskhub import TaskHub
@@ -160,6 +163,10 @@ class Engine:
         self._pending_rows: dict[str, tuple[CheckpointColumns, dict[tuple[int, str], str]]] = {}
         """Instances-row updates not yet written, merged per instance, with their offloaded blobs."""
         self._local_replies: dict[str, _LocalReply] = {}
+        self._claimed_starts: set[str] = set()
+        """Start messages put hidden for this process whose start is not decided yet."""
+        self._admitted_starts: set[str] = set()
+        """Start messages whose Instances row this process wrote: no start check needed."""
         self.activities_running = 0
         self._activity_freed = asyncio.Event()
 
@@ -194,15 +201,43 @@ class Engine:
                 if lease.current_owner == self.me:
                     await self.hub.partitions.replace(released(lease))
 
-    def note_new_instance(self, instance_id: str) -> None:
-        """A client is starting ``instance_id``, which has no Instances row: its first episode skips the read.
+    async def put_start(self, message: MessageData) -> ReceivedMessage:
+        """Put a client's start message; when this process owns its queue, hidden and claimed for it.
 
-        If a history existed anyway, the first commit (sentinel Insert) conflicts and the episode is retried
-        with a real read, so the hint can never corrupt anything.
+        Nothing runs it before ``start_decided``: the start may still lose to another start of the same id.
         """
-        if instance_id not in self.cache:
+        queue = self.hub.names.control_queue_for(message.target.instance_id)
+        claimed = queue in self.owned
+        sent = await self.hub.queues.send(queue, message, self.control_visibility if claimed else None)
+        if claimed:
+            self._claimed_starts.add(sent.message_id)
+        return sent
+
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
+        """Run a start that won (at once, when claimed here), or delete the message of one that lost.
+
+        ``new_instance``: the id had no Instances row, so it has no history and its first episode skips the
+        read. Only a host that owns the partition may note that, since only it keeps its cache right.
+        """
+        claimed = sent.message_id in self._claimed_starts
+        self._claimed_starts.discard(sent.message_id)
+        if not won:
+            await discard_lost_start(self.hub, sent)
+            return
+        queue = sent.queue_name
+        if not claimed:
+            self.wake(queue)
+            return
+        if queue not in self.owned:  # lost the partition meanwhile: show the message to its new owner now
+            with contextlib.suppress(StorageError, OSError):
+                await self.hub.queues.abandon(sent, delay=0)
+            return
+        instance_id = sent.data.target.instance_id
+        if new_instance and instance_id not in self.cache:
             self.cache[instance_id] = _Cached([])
             self._etags[instance_id] = None
+        self._admitted_starts.add(sent.message_id)
+        self._deliver(sent)
 
     async def send_control(self, message: MessageData, delay: float | None = None) -> str:
         """Put a message on its target's control queue; when this process owns that queue, also hand it to the
@@ -235,11 +270,23 @@ class Engine:
             if updated is None or not await self.hub.partitions.replace(updated):
                 if lease.queue_name in self.owned:
                     self.owned.pop(lease.queue_name).cancel()
+                    self._forget_partition(lease.queue_name)
                 continue
             if lease.queue_name not in self.owned:
+                self._forget_partition(lease.queue_name)  # what was cached before may have changed since
                 self.owned[lease.queue_name] = asyncio.create_task(
                     self._control_loop(lease.queue_name), name=f"dfx-{lease.queue_name}"
                 )
+
+    def _forget(self, instance_id: str) -> None:
+        self.cache.pop(instance_id, None)
+        self._etags.pop(instance_id, None)
+
+    def _forget_partition(self, queue_name: str) -> None:
+        """Drop what this process cached of the instances of a partition it lost or (re)acquired."""
+        for instance_id in {*self.cache, *self._etags}:
+            if self.hub.names.control_queue_for(instance_id) == queue_name:
+                self._forget(instance_id)
 
     async def _lease_loop(self) -> None:
         while not self.stopping.is_set():
@@ -408,11 +455,14 @@ class Engine:
                 targets.append(message)
         await asyncio.gather(*(self.hub.queues.delete(m) for m in targets), return_exceptions=True)
 
-    async def _history(self, instance_id: str) -> list[HistoryEvent]:
-        """The instance's current execution: from the cache, else read (after any commits still in flight)."""
-        cached = self.cache.get(instance_id)
+    async def _history(self, instance_id: str, *, fresh: bool = False) -> list[HistoryEvent]:
+        """The instance's current execution: from the cache (unless ``fresh``), else read after any commits
+        still in flight."""
+        cached = None if fresh else self.cache.get(instance_id)
         if cached is not None:
             return list(cached.events)
+        if fresh:
+            self._forget(instance_id)
         in_flight = self._commits.get(instance_id)
         if in_flight is not None:
             with contextlib.suppress(Exception):
@@ -425,8 +475,14 @@ class Engine:
         if is_entity(instance_id):
             await self._entity_batch(instance_id, batch)
             return
+        cached = instance_id in self.cache
         past = await self._history(instance_id)
+        batch = await self._admit_starts(instance_id, batch)
         starts = [m for m in batch if isinstance(m.event, ExecutionStartedEvent)]
+        if cached and not starts and (not past or current_status(past).is_terminal):
+            # About to drop messages: never on the word of the cache alone (storage-layout §7 decides on
+            # what storage holds, and another host may have written since this one cached the history).
+            past = await self._history(instance_id, fresh=True)
         start_index = len(past)
         if starts:
             start = starts[-1]
@@ -462,6 +518,43 @@ class Engine:
             return
         await self._episode(instance_id, past, start_index, kept)
 
+    async def _admit_starts(self, instance_id: str, batch: list[ReceivedMessage]) -> list[ReceivedMessage]:
+        """The batch without the client starts that lost to another start of the id (dropped) or whose
+        Instances row is not written yet (put back); see ``dedupe``."""
+        kept: list[ReceivedMessage] = []
+        row: InstanceRecord | None = None
+        read = False
+        for message in batch:
+            event = message.event
+            if not isinstance(event, ExecutionStartedEvent) or event.parent_instance is not None:
+                kept.append(message)
+                continue
+            if message.message_id in self._admitted_starts:
+                self._admitted_starts.discard(message.message_id)
+                kept.append(message)
+                continue
+            if not read:
+                row, read = await self.hub.instances.get(instance_id, fetch_large=False), True
+            verdict = start_verdict(
+                event.orchestration_instance.execution_id,
+                event.generation or 0,
+                message.dequeue_count,
+                row.execution_id if row is not None else None,
+                row.generation if row is not None else None,
+            )
+            if verdict is StartVerdict.RUN:
+                kept.append(message)
+            elif verdict is StartVerdict.DROP:
+                log.warning(
+                    "%s: dropping the start of execution %s: the Instances row names execution %s (another start "
+                    "of this id won, or its client stopped before writing the row)",
+                    instance_id, event.orchestration_instance.execution_id, row.execution_id if row else None,
+                )  # fmt: skip
+                await self._delete([message])
+            else:
+                await self._abandon([message])
+        return kept
+
     def _filter(
         self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
     ) -> tuple[list[ReceivedMessage], list[ReceivedMessage], list[ReceivedMessage]]:
@@ -470,6 +563,7 @@ class Engine:
                                                                         "SubOrchestrationInstanceCreated")}  # fmt: skip
         done = {getattr(e, "task_scheduled_id", getattr(e, "timer_id", None)) for e in past if e.event_type in
                 COMPLETION_EVENT_TYPES}  # fmt: skip
+        requests = {request_body(e.input).get("id") for e in past if isinstance(e, EventSentEvent)}
         kept: list[ReceivedMessage] = []
         stale: list[ReceivedMessage] = []
         early: list[ReceivedMessage] = []
@@ -478,6 +572,13 @@ class Engine:
             event = message.event
             if target is not None and execution_id is not None and target != execution_id:
                 stale.append(message)
+                continue
+            sender = message.data.sender
+            answer = isinstance(event, EventRaisedEvent) and sender is not None and is_entity(sender.instance_id or "")
+            if (
+                answer and getattr(event, "name", None) not in requests
+            ):  # an entity's answer to a request not sent in this history
+                (early if message.dequeue_count <= OUT_OF_ORDER_GRACE else stale).append(message)
                 continue
             pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
             if event.event_type in COMPLETION_EVENT_TYPES and pointer is not None:
@@ -492,7 +593,8 @@ class Engine:
         return kept, stale, early
 
     async def _no_such_instance(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
-        """Messages for an instance without history: a terminate of a Pending one is recorded, the rest dropped."""
+        """Messages for an instance without history: a terminate of a Pending one is recorded; the rest are put
+        back a few times (their start may still be on its way) and then dropped, with a warning."""
         if any(isinstance(m.event, ExecutionTerminatedEvent) for m in batch):
             record = await self.hub.instances.get(instance_id, fetch_large=False)
             if record is not None and record.runtime_status == OrchestrationStatus.Pending:
@@ -507,7 +609,14 @@ class Engine:
         ]
         for message in early:
             await self.hub.queues.abandon(message)
-        await self._delete([m for m in batch if m not in early])
+        dropped = [m for m in batch if m not in early]
+        lost = [m for m in dropped if not isinstance(m.event, ExecutionTerminatedEvent)]
+        if lost:
+            log.warning(
+                "%s: dropping %d message(s) for an instance that has no history after %d attempts: %s",
+                instance_id, len(lost), OUT_OF_ORDER_GRACE, ", ".join(describe(m.event) for m in lost),
+            )  # fmt: skip
+        await self._delete(dropped)
 
     async def _entity_batch(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""

@@ -16,10 +16,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dfx.emulator.durable.client import StorageSender
 from dfx.emulator.durable.client_binding import WAKE_PATH
 from dfx.emulator.durable.history import utcnow
 from dfx.emulator.durable.leases import lease_expired, worker_address
-from dfx.emulator.storage.messages import MessageData
+from dfx.emulator.storage.messages import MessageData, ReceivedMessage
 from dfx.emulator.storage.partitions import PartitionLease
 from dfx.emulator.storage.taskhub import TaskHub
 
@@ -45,10 +46,9 @@ def _post(url: str) -> None:
 
 
 @dataclass
-class NudgingSender:
+class NudgingSender(StorageSender):
     """A client ``Dispatcher`` for processes without an engine: send through storage, then nudge the owner."""
 
-    hub: TaskHub
     leases: dict[str, PartitionLease] = field(default_factory=dict)
 
     @classmethod
@@ -56,7 +56,16 @@ class NudgingSender:
         return cls(hub, {lease.queue_name: lease for lease in await hub.partitions.read_all()})
 
     async def send_control(self, message: MessageData) -> str:
-        queue = await self.hub.queues.send_to_instance(message)
+        queue = await super().send_control(message)
+        await self._nudge(queue)
+        return queue
+
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
+        await super().start_decided(sent, won=won, new_instance=new_instance)
+        if won:
+            await self._nudge(sent.queue_name)
+
+    async def _nudge(self, queue: str) -> None:
         lease = self.leases.get(queue)
         port = local_host_port(lease, utcnow()) if lease is not None else None
         if port is not None:
@@ -64,7 +73,3 @@ class NudgingSender:
                 await asyncio.to_thread(_post, f"http://127.0.0.1:{port}/{WAKE_PATH}?queue={queue}")
             except (OSError, http.client.HTTPException) as exc:  # the host will poll anyway
                 log.debug("nudging the host on port %s failed: %s", port, exc)
-        return queue
-
-    def note_new_instance(self, instance_id: str) -> None:
-        """Only an engine in this process could use the hint."""

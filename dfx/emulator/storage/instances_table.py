@@ -334,8 +334,12 @@ class InstancesTable:
         tags: dict[str, str] | None = None,
         input_url: str | None = None,
         existing_etag: str | None = None,
-    ) -> None:
-        """The Pending row of a client start: Insert, or Replace the old row of a restarted id."""
+    ) -> bool:
+        """The Pending row of a client start: Insert, or Replace the old row of a restarted id if unchanged.
+
+        This write decides between concurrent starts of one id: False when another start wrote the row
+        first (409 on the insert, 412 on the replace), and this start must not run.
+        """
         key = escape_partition_key(instance_id)
         row: dict[str, Any] = {
             "PartitionKey": key,
@@ -367,7 +371,9 @@ class InstancesTable:
                 )
         except (ResourceExistsError, HttpResponseError) as exc:
             if getattr(exc, "status_code", None) not in (409, 412):
-                raise  # a lost race with another starter is swallowed, as the provider does
+                raise
+            return False
+        return True
 
     @storage_call
     async def merge(self, instance_id: str, columns: dict[str, Any]) -> None:
