@@ -17,7 +17,9 @@ def start(
     app_dir: Annotated[Path, typer.Argument(help="Function app folder (holds host.json and function_app.py).")] = Path(
         "."
     ),
-    port: Annotated[int | None, typer.Option("--port", "-p", help="Local port to listen on (default 7071).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", min=1, max=65535, help="Local port, 1-65535 (default 7071).")
+    ] = None,
     cors: Annotated[
         str | None, typer.Option("--cors", help="Comma-separated CORS origins, e.g. http://localhost:3000 or *.")
     ] = None,

@@ -282,8 +282,8 @@ def _port(value: Any, what: str) -> int:
         port = int(value)
     except (TypeError, ValueError):
         port = -1
-    if not 0 <= port <= 65535 or isinstance(value, bool):
-        raise ConfigError(f"{what} must be a port number from 0 to 65535, not {value!r}.")
+    if not 1 <= port <= 65535 or isinstance(value, bool):  # 0 would be any free port: not one clients can be told
+        raise ConfigError(f"{what} must be a port number from 1 to 65535, not {value!r}.")
     return port
 
 

@@ -25,6 +25,7 @@ from dfx.emulator.http.server import HostState, create_app
 from dfx.emulator.logs import HostConsole, install_logging
 from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
 from dfx.emulator.outputs import OutputWriter
+from dfx.emulator.ports import listen_socket
 from dfx.emulator.storage.errors import StorageError
 from dfx.emulator.worker.errors import AppLoadError
 from dfx.emulator.worker.functions import (
@@ -223,8 +224,8 @@ class Host:
             self.console.plain(f"\tfunction key (code=): {self.keys.function}")
             self.console.plain(f"\tmaster key: {self.keys.master}\n")
 
-    async def serve(self, sock: socket.socket | None = None, *, stop: asyncio.Event | None = None) -> None:
-        """Run until ``stop`` is set (or SIGINT/SIGTERM): storage, app, HTTP; then close cleanly."""
+    async def serve(self, sock: socket.socket, *, stop: asyncio.Event | None = None) -> None:
+        """Run on the listening ``sock`` until ``stop`` is set (or SIGINT/SIGTERM): storage, app, HTTP; then close."""
         stop = stop or asyncio.Event()
         log.debug(
             "app %s, script %s, hub %s (%d partitions), route prefix %r, %d worker threads",
@@ -255,19 +256,7 @@ class Host:
             handle_signals=False,
         )
         await runner.setup()
-        site: web.BaseSite = (
-            web.SockSite(runner, sock)
-            if sock is not None
-            else web.TCPSite(runner, "0.0.0.0", self.settings.port, reuse_address=True)
-        )
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise AppLoadError(
-                f"Port {self.settings.port} is unavailable ({exc.strerror}).",
-                hint="Stop what listens there, or choose another port with --port.",
-            ) from exc
+        await web.SockSite(runner, sock).start()
         if self.state.load_error is None:
             self.print_functions()
         self.console.line(f"Host started ({process_age_ms() - self.waited_ms:.0f} ms)", "bold")
@@ -302,6 +291,8 @@ async def _close_sdk_session() -> None:
 
 def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole) -> None:
     """Serve one host in this process until interrupted (the body of ``dfx start --no-watch``)."""
+    # The port first: a taken one is said before Azurite is started or the app imported for nothing.
+    sock = socket.socket(fileno=fd) if fd is not None else listen_socket(settings.port)
     install_logging(console)
     apply_environment(settings)
     for notice in settings.notices:
@@ -318,7 +309,6 @@ def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole)
         else None
     )
     waited_ms = (time.perf_counter() - before) * 1000 if started is not None else 0.0
-    sock = socket.socket(fileno=fd) if fd is not None else None
     try:
         asyncio.run(Host(settings, console, waited_ms=waited_ms).serve(sock))
     finally:

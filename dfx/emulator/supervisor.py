@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from watchfiles import Change, DefaultFilter, watch
 from dfx.emulator import azurite
 from dfx.emulator.config import HOST_JSON, LOCAL_SETTINGS, Settings, load_settings
 from dfx.emulator.logs import HostConsole
-from dfx.emulator.worker.errors import AppLoadError
+from dfx.emulator.ports import listen_socket
 from dfx.errors import DfxError
 
 WATCHED_NAMES = (HOST_JSON, LOCAL_SETTINGS)
@@ -37,23 +36,6 @@ class AppFilter(DefaultFilter):
     def __call__(self, change: Change, path: str) -> bool:
         name = Path(path).name
         return super().__call__(change, path) and (name.endswith(".py") or name in WATCHED_NAMES)
-
-
-def listen_socket(port: int, host: str = "0.0.0.0") -> socket.socket:
-    """A listening TCP socket on ``port`` (shared with each restarted host under ``--watch``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise AppLoadError(
-            f"Port {port} is unavailable ({exc.strerror}).",
-            hint="Stop what listens there, or choose another port with --port.",
-        ) from exc
-    sock.listen(512)
-    sock.set_inheritable(True)
-    return sock
 
 
 class Supervisor:
@@ -90,13 +72,17 @@ class Supervisor:
 
     def run(self) -> int:
         """Serve until Ctrl-C; return the exit code."""
-        started = azurite.ensure_azurite(
-            self.settings.storage,
-            data_dir=self.settings.state_dir / "azurite",
-            log_path=self.settings.state_dir / "azurite.log",
-            say=lambda text: self.console.line(text, "dim"),
-        )
-        sock = listen_socket(self.settings.port)
+        sock = listen_socket(self.settings.port)  # a taken port is said before Azurite is started for nothing
+        try:
+            started = azurite.ensure_azurite(
+                self.settings.storage,
+                data_dir=self.settings.state_dir / "azurite",
+                log_path=self.settings.state_dir / "azurite.log",
+                say=lambda text: self.console.line(text, "dim"),
+            )
+        except BaseException:
+            sock.close()
+            raise
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def request_stop(signum: int, frame: object) -> None:
@@ -145,10 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args[0], port=int(args[args.index("--port") + 1]))
         return Supervisor(settings, args, console).run()
-    except DfxError as exc:
-        console.error(f"error: {exc.message}")
+    except DfxError as exc:  # as the dfx command says it: one line on stderr, and the hint
+        sys.stdout.flush()
+        print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
-            console.line(f"hint: {exc.hint}", "dim")
+            print(f"hint: {exc.hint}", file=sys.stderr)
         return 1
 
 
