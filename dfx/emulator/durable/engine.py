@@ -545,7 +545,7 @@ class Engine:
             if verdict is StartVerdict.RUN:
                 kept.append(message)
             elif verdict is StartVerdict.DROP:
-                log.warning(
+                log.info(
                     "%s: dropping the start of execution %s: the Instances row names execution %s (another start "
                     "of this id won, or its client stopped before writing the row)",
                     instance_id, event.orchestration_instance.execution_id, row.execution_id if row else None,

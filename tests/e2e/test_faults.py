@@ -1,0 +1,156 @@
+"""Durable correctness when hosts die, partitions move and starts race (issue 20's fault scenarios).
+
+Every scenario runs real ``dfx start`` processes on one task hub against the suite's Azurite, with leases and
+visibility timeouts of seconds (tests/e2e/apps/faults_app/host.json), so a dead host's partitions and hidden
+messages come back within moments instead of minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dfx.emulator.durable.history import ExecutionStartedEvent, TaskScheduledEvent
+from dfx.emulator.durable.leases import worker_id
+from dfx.emulator.storage import StorageAccount, TaskHub
+from tests.conftest import free_port
+from tests.e2e.conftest import APPS, HostLauncher, RunningHost, call, copy_app, eventually
+
+pytestmark = pytest.mark.azurite
+API = "runtime/webhooks/durabletask"
+
+
+def status(host: RunningHost, instance_id: str) -> dict[str, Any]:
+    return call("GET", f"{host.url}/{API}/instances/{instance_id}").json()
+
+
+def wait_all(host: RunningHost, ids: list[str], timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+    """Every instance's status once none is Pending or Running any more (fails after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {i: status(host, i) for i in ids}
+        waiting = [i for i, s in states.items() if s["runtimeStatus"] in ("Pending", "Running")]
+        if not waiting:
+            return states
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(waiting)} of {len(ids)} still waiting, e.g. {states[waiting[0]]}:\n"
+                                 f"{host.output[-4000:]}")  # fmt: skip
+        time.sleep(0.2)
+
+
+def read_hub(account: StorageAccount, hub: str, work):
+    async def run():
+        async with TaskHub(account, hub) as taskhub:
+            return await work(taskhub)
+
+    return asyncio.run(run())
+
+
+def owners(account: StorageAccount, hub: str) -> set[str | None]:
+    async def work(taskhub: TaskHub):
+        return {lease.current_owner for lease in await taskhub.partitions.read_all()}
+
+    return read_hub(account, hub, work)
+
+
+def start_pair(tmp_path: Path, start_host: HostLauncher) -> tuple[RunningHost, RunningHost, str]:
+    """Host A, which owns every partition, then host B on the same hub, which owns none."""
+    app = copy_app(APPS / "faults_app", tmp_path / "faults_app")
+    hub = "faults" + uuid.uuid4().hex[:10]
+    first = start_host(app, "--no-watch", "--task-hub", hub, copy=False)
+    first.wait_for("Task hub")
+    second = start_host(app, "--no-watch", "--task-hub", hub, copy=False)
+    second.wait_for("Task hub")
+    return first, second, hub
+
+
+def test_instances_started_through_another_host_finish_after_their_host_dies(
+    start_host: HostLauncher, tmp_path: Path, account: StorageAccount
+):
+    a, b, hub = start_pair(tmp_path, start_host)
+    assert owners(account, hub) == {worker_id(a.port)}  # B started last and owns nothing
+    ids = [f"takeover-{n}" for n in range(20)]
+    for instance_id in ids:
+        assert call("POST", f"{b.url}/api/start/approval/{instance_id}", b'"world"').status == 202
+    eventually(lambda: all(status(b, i)["customStatus"] == "waiting" for i in ids), timeout=30)
+
+    a.process.kill()  # SIGKILL: no release, no cleanup; B must take the partitions over when the leases expire
+    a.process.wait()
+    for instance_id in ids:
+        raised = call("POST", f"{b.url}/{API}/instances/{instance_id}/raiseEvent/approve", b'"yes"',
+                      {"Content-Type": "application/json"})  # fmt: skip
+        assert raised.status == 202
+
+    states = wait_all(b, ids)
+    assert {s["runtimeStatus"] for s in states.values()} == {"Completed"}
+    assert {s["output"] for s in states.values()} == {"hello hello world / yes"}
+    assert owners(account, hub) == {worker_id(b.port)}
+
+
+def test_two_concurrent_starts_of_one_id_start_it_once(
+    start_host: HostLauncher, tmp_path: Path, account: StorageAccount
+):
+    a, b, hub = start_pair(tmp_path, start_host)
+    ids = [f"twice-{n}" for n in range(30)]
+
+    def start(host: RunningHost, instance_id: str):
+        return call("POST", f"{host.url}/{API}/orchestrators/approval/{instance_id}", json.dumps('"twin"').encode(),
+                    {"Content-Type": "application/json"})  # fmt: skip
+
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda job: start(*job), [(h, i) for i in ids for h in (a, b)]))
+    for n, instance_id in enumerate(ids):
+        pair = replies[2 * n : 2 * n + 2]
+        assert sorted(r.status for r in pair) == [202, 500], (instance_id, [r.text for r in pair])
+        refused = next(r for r in pair if r.status == 500)
+        assert "An Orchestration instance with the status" in refused.text and "already exists" in refused.text
+
+    eventually(lambda: all(status(a, i)["customStatus"] == "waiting" for i in ids), timeout=30)
+    for instance_id in ids:
+        call("POST", f"{a.url}/{API}/instances/{instance_id}/raiseEvent/approve", b'"ok"',
+             {"Content-Type": "application/json"})  # fmt: skip
+    states = wait_all(a, ids)
+    assert {s["runtimeStatus"] for s in states.values()} == {"Completed"}
+
+    async def histories(taskhub: TaskHub):
+        return {i: (await taskhub.history.read(i)).events for i in ids}
+
+    for instance_id, events in read_hub(account, hub, histories).items():
+        starts = [e for e in events if isinstance(e, ExecutionStartedEvent)]
+        scheduled = [e.event_id for e in events if isinstance(e, TaskScheduledEvent)]
+        assert len(starts) == 1 and scheduled == [0, 1], (instance_id, events)
+
+
+def test_an_entity_applies_each_operation_once_and_in_order_when_its_host_is_killed_again_and_again(
+    start_host: HostLauncher, tmp_path: Path, account: StorageAccount
+):
+    app = copy_app(APPS / "faults_app", tmp_path / "faults_app")
+    hub, port = "crash" + uuid.uuid4().hex[:10], free_port()
+    rounds, per_round = 4, 12
+    rng = random.Random(20)
+    host = start_host(app, "--no-watch", "--task-hub", hub, copy=False, port=port)
+    keys: list[str] = []
+    ids: list[str] = []
+    for round_no in range(rounds):
+        host.wait_for("Task hub")
+        batch = [f"r{round_no}-{n}" for n in range(per_round)]
+        for key in batch:
+            ids.append(call("POST", f"{host.url}/api/start/add_add_get", json.dumps(key).encode()).json()["id"])
+        keys += batch
+        time.sleep(rng.uniform(0.05, 0.6))  # somewhere between the sends and the commits of these episodes
+        host.process.kill()
+        host.process.wait()
+        host = start_host(app, "--no-watch", "--task-hub", hub, copy=False, port=port)
+    host.wait_for("Task hub")
+    states = wait_all(host, ids, timeout=90)
+    assert [s["output"] for s in states.values()] == [7] * len(ids), host.output[-4000:]
+    for key in keys:
+        assert call("GET", f"{host.url}/{API}/entities/counter/{key}").json() == 7, key
