@@ -36,6 +36,7 @@ def start(
         bool, typer.Option("--enforce-keys", help="Require function keys on FUNCTION and ADMIN routes.")
     ] = False,
     listen_fd: Annotated[int | None, typer.Option("--listen-fd", hidden=True)] = None,
+    supervisor_pid: Annotated[int | None, typer.Option("--supervisor-pid", hidden=True)] = None,
 ) -> None:
     """Run the function app in APP_DIR: HTTP triggers, durable functions and the management API.
 
@@ -44,6 +45,10 @@ def start(
 
     Example: dfx start --port 7072 --cors "*"
     """
+    if supervisor_pid is not None:  # a host under --watch: first of all, tie it to its supervisor
+        from dfx.emulator.parent import die_with_parent
+
+        die_with_parent(supervisor_pid)
     names = tuple(name for item in functions or () for name in item.split())
     settings = load_settings(
         app_dir,
@@ -72,5 +77,8 @@ def start(
 
     # A host under a supervisor stays up when the app fails to load: the next change restarts it.
     run_host(
-        dataclasses.replace(settings, watch=listen_fd is not None), fd=listen_fd, console=HostConsole(verbose=verbose)
+        dataclasses.replace(settings, watch=listen_fd is not None),
+        fd=listen_fd,
+        console=HostConsole(verbose=verbose),
+        supervisor_pid=supervisor_pid,
     )

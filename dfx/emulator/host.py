@@ -25,6 +25,7 @@ from dfx.emulator.http.server import HostState, create_app
 from dfx.emulator.logs import HostConsole, install_logging
 from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
 from dfx.emulator.outputs import OutputWriter
+from dfx.emulator.parent import watch_parent
 from dfx.emulator.ports import listen_socket
 from dfx.emulator.storage.errors import StorageError
 from dfx.emulator.worker.errors import AppLoadError
@@ -224,8 +225,13 @@ class Host:
             self.console.plain(f"\tfunction key (code=): {self.keys.function}")
             self.console.plain(f"\tmaster key: {self.keys.master}\n")
 
-    async def serve(self, sock: socket.socket, *, stop: asyncio.Event | None = None) -> None:
-        """Run on the listening ``sock`` until ``stop`` is set (or SIGINT/SIGTERM): storage, app, HTTP; then close."""
+    async def serve(
+        self, sock: socket.socket, *, stop: asyncio.Event | None = None, supervisor_pid: int | None = None
+    ) -> None:
+        """Run on the listening ``sock`` until ``stop`` is set (or SIGINT/SIGTERM): storage, app, HTTP; then close.
+
+        A host under ``--watch`` also stops when its supervisor ``supervisor_pid`` is no longer its parent.
+        """
         stop = stop or asyncio.Event()
         log.debug(
             "app %s, script %s, hub %s (%d partitions), route prefix %r, %d worker threads",
@@ -240,6 +246,14 @@ class Host:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        watchdog: asyncio.Task[None] | None = None
+        if supervisor_pid is not None:
+
+            def supervisor_gone() -> None:
+                self.console.line("The supervisor exited; stopping the host.", "yellow")
+                stop.set()
+
+            watchdog = asyncio.create_task(watch_parent(supervisor_pid, supervisor_gone))
         try:
             await asyncio.to_thread(self.load)
         except AppLoadError as exc:
@@ -265,6 +279,8 @@ class Host:
             await stop.wait()
         finally:
             self.console.line("Stopping host…", "dim")
+            if watchdog is not None:
+                watchdog.cancel()
             if self.hub_ready is not None and not self.hub_ready.done():
                 self.hub_ready.cancel()
             await runner.cleanup()
@@ -289,8 +305,13 @@ async def _close_sdk_session() -> None:
             await close()
 
 
-def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole) -> None:
-    """Serve one host in this process until interrupted (the body of ``dfx start --no-watch``)."""
+def run_host(
+    settings: Settings, *, fd: int | None = None, console: HostConsole, supervisor_pid: int | None = None
+) -> None:
+    """Serve one host in this process until interrupted (the body of ``dfx start --no-watch``).
+
+    Under ``--watch`` the supervisor passes the listening socket as ``fd`` and its own pid as ``supervisor_pid``.
+    """
     # The port first: a taken one is said before Azurite is started or the app imported for nothing.
     sock = socket.socket(fileno=fd) if fd is not None else listen_socket(settings.port)
     install_logging(console)
@@ -310,7 +331,7 @@ def run_host(settings: Settings, *, fd: int | None = None, console: HostConsole)
     )
     waited_ms = (time.perf_counter() - before) * 1000 if started is not None else 0.0
     try:
-        asyncio.run(Host(settings, console, waited_ms=waited_ms).serve(sock))
+        asyncio.run(Host(settings, console, waited_ms=waited_ms).serve(sock, supervisor_pid=supervisor_pid))
     finally:
         if started is not None:
             started.stop()

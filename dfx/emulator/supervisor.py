@@ -8,6 +8,7 @@ restart loses nothing.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -49,7 +50,13 @@ class Supervisor:
         self.child: subprocess.Popen[bytes] | None = None
 
     def _spawn(self, fd: int) -> subprocess.Popen[bytes]:
+        """Start a host on the listening socket ``fd``; it stops when this process dies (``dfx.emulator.parent``).
+
+        Called from the main thread only: Linux's parent-death signal fires when the *thread* that forked the
+        child exits, and the main thread lives as long as this process.
+        """
         command = [sys.executable, "-m", "dfx", "start", *self.child_args, "--listen-fd", str(fd)]
+        command += ["--supervisor-pid", str(os.getpid())]
         return subprocess.Popen(command, pass_fds=(fd,))
 
     def _stop_child(self) -> None:

@@ -1,18 +1,26 @@
-"""``dfx start`` itself: a port it cannot serve on is said in one line before anything starts."""
+"""``dfx start`` itself: a port it cannot serve on is said in one line before anything starts, and a host
+under ``--watch`` does not outlive its supervisor."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from dfx.emulator.storage import StorageAccount, TaskHub
 from tests.cli import one_line_error
 from tests.conftest import free_port
+from tests.e2e.conftest import SAMPLES, HostLauncher, eventually
 
 APP = "import azure.functions as func\napp = func.FunctionApp()\n"
 
@@ -60,3 +68,62 @@ def test_a_port_in_use_is_one_line_before_azurite_or_the_app_starts(app_dir: Pat
         result = run_start(app_dir, "--port", str(port), mode)
     one_line_error(result, f"Port {port} is already in use.", hint="choose another port with --port")
     assert "Azurite" not in result.stdout and not (app_dir / ".dfx" / "azurite").exists(), result.stdout
+
+
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid and fields[0] != "Z":
+                    found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie nobody reaped does not count: it holds no port and no lease)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def refused(port: int) -> bool:
+    """Whether nothing listens on ``port`` any more."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def lease_owners(account: StorageAccount, hub: str) -> set[str | None]:
+    async def read() -> set[str | None]:
+        async with TaskHub(account, hub) as taskhub:
+            return {lease.current_owner for lease in await taskhub.partitions.read_all()}
+
+    return asyncio.run(read())
+
+
+@pytest.mark.azurite
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the host process through /proc")
+def test_killing_the_watch_supervisor_stops_its_host_and_frees_the_port(
+    start_host: HostLauncher, account: StorageAccount
+):
+    hub = "orphan" + uuid.uuid4().hex[:10]
+    host = start_host(SAMPLES / "hello_cities", "--watch", "--task-hub", hub)
+    host.wait_for("Task hub")
+    supervisor = host.process.pid
+    (child,) = eventually(lambda: children(supervisor))
+    assert "--listen-fd" in Path(f"/proc/{child}/cmdline").read_text()
+    eventually(lambda: lease_owners(account, hub) != {None})
+    try:
+        os.kill(supervisor, signal.SIGKILL)
+        host.process.wait(timeout=5)
+        eventually(lambda: not alive(child), timeout=10)
+        assert refused(host.port)
+        assert lease_owners(account, hub) == {None}, "a normal stop hands its partition leases back"
+        time.sleep(0.2)  # the reader thread drains what the host printed last
+        assert "Stopping host" in host.output and "Traceback" not in host.output, host.output
+    finally:
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
