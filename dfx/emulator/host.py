@@ -172,7 +172,9 @@ class Host:
             overwrite_running=self.settings.durable.overridable_existing_instance_states == "AnyState",
         )
         system_key = self.keys.durable_system if self.keys else None
-        self.management = modules.ManagementApi(client, self.index, hub.name, system_key=system_key)
+        self.management = modules.ManagementApi(
+            client, self.index, hub.name, system_key=system_key, health=self.engine.health
+        )
         await self.engine.start()
 
     async def durable_api(self, request: web.Request) -> web.StreamResponse:

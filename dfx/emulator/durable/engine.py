@@ -64,6 +64,7 @@ from dfx.emulator.durable.orchestration import (
     run_episode,
 )
 from dfx.emulator.durable.sorter import Labelled
+from dfx.emulator.health import StorageHealth, is_storage_failure
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
 from dfx.emulator.storage.instances_table import CheckpointColumns, InstanceRecord, checkpoint_columns
@@ -169,6 +170,7 @@ class Engine:
         """Start messages whose Instances row this process wrote: no start check needed."""
         self.activities_running = 0
         self._activity_freed = asyncio.Event()
+        self.health = StorageHealth()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -256,6 +258,14 @@ class Engine:
         """A message was put on ``queue_name``: poll it now if this process owns it."""
         self.wakeups[queue_name].set()
 
+    def _failed(self, exc: BaseException, doing: str) -> None:
+        """Report a failure of background work: storage trouble to ``health``, anything else as the bug it is."""
+        if is_storage_failure(exc):
+            self.health.failed(exc, doing)
+            return
+        self.console.error(f"{doing}: {type(exc).__name__}: {exc}")
+        log.error("%s failed", doing, exc_info=exc)
+
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
@@ -293,8 +303,10 @@ class Engine:
             await asyncio.sleep(self.settings.durable.lease_renew_interval)
             try:
                 await self._lease_round()
-            except (StorageError, OSError) as exc:
-                log.warning("partition lease round failed: %s", exc)
+            except Exception as exc:  # the loop goes on whatever happens; the next round tries again
+                self._failed(exc, "The partition lease round")
+            else:
+                self.health.answered()
 
     # -- polling ------------------------------------------------------------------------------------
 
@@ -319,9 +331,11 @@ class Engine:
         """
         try:
             messages = await self.hub.queues.receive(queue_name, count, visibility)
-        except (StorageError, OSError) as exc:
-            log.warning("receiving from %s failed: %s", queue_name, exc)
+        except Exception as exc:  # the poller backs off and polls again
+            self._failed(exc, f"Receiving from {queue_name}")
             messages = []
+        else:
+            self.health.answered()
         if messages:
             return messages, MIN_POLL
         woken = await self._wait(queue_name, delay)
@@ -384,7 +398,7 @@ class Engine:
         try:
             taken = await self.hub.queues.renew(message, self.control_visibility)
         except Exception as exc:  # any failure leaves the message to the poller, which must then look at once
-            log.warning("taking the due message %s failed: %s", message.message_id, exc)
+            self._failed(exc, f"Taking the due message {message.message_id}")
             taken = False
         if taken:
             self._deliver(message)
@@ -409,8 +423,7 @@ class Engine:
                         await self._abandon(batch)
                     except Exception as exc:
                         self.cache.pop(instance_id, None)
-                        self.console.error(f"Orchestration {instance_id!r}: {type(exc).__name__}: {exc}")
-                        log.exception("episode of %s failed", instance_id)
+                        self._failed(exc, f"Orchestration {instance_id!r}")
                         await self._abandon(batch)
         finally:
             session.running = False
@@ -830,8 +843,7 @@ class Engine:
             self.cache.pop(instance_id, None)
             self._etags.pop(instance_id, None)
             if not isinstance(exc, CheckpointConflictError | _EarlierCommitFailed):
-                self.console.error(f"Orchestration {instance_id!r}: {type(exc).__name__}: {exc}")
-                log.exception("commit of %s failed", instance_id)
+                self._failed(exc, f"The checkpoint of {instance_id!r}")
             await self._abandon(batch)
             if self._commits.get(instance_id) is asyncio.current_task():
                 del self._commits[instance_id]
@@ -869,8 +881,8 @@ class Engine:
                 update, offloaded = self._pending_rows.pop(instance_id)
                 try:
                     await self.hub.instances.write_checkpoint(instance_id, update, offloaded)
-                except (StorageError, OSError) as exc:
-                    log.warning("updating the Instances row of %s failed: %s", instance_id, exc)
+                except Exception as exc:  # best effort (storage-layout §8.3): the next checkpoint writes it again
+                    self._failed(exc, f"Updating the Instances row of {instance_id!r}")
         finally:
             self._row_writes.pop(instance_id, None)
 
@@ -935,8 +947,8 @@ class Engine:
         """Run one work item; ``message`` may still be the put that claims it (its receipt comes later)."""
         try:
             await self._execute_activity(message, data)
-        except Exception as exc:  # storage trouble: the work item reappears after its visibility timeout
-            log.warning("activity work item for %s failed: %s", data.target.instance_id, exc)
+        except Exception as exc:  # the work item reappears after its visibility timeout
+            self._failed(exc, f"The activity work item for {data.target.instance_id!r}")
         finally:
             self.activities_running -= 1
             self._activity_freed.set()

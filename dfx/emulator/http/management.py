@@ -17,6 +17,7 @@ from dfx.emulator.durable.encoding import compact_json, format_datetime
 from dfx.emulator.durable.entities import DELETE_OPERATION, EntityId, SchedulerState
 from dfx.emulator.durable.history import OrchestrationStatus
 from dfx.emulator.durable.orchestration import parse_output
+from dfx.emulator.health import StorageHealth, is_storage_failure
 from dfx.emulator.http.inputs import (
     BadJson,
     InvalidJsonContent,
@@ -30,6 +31,7 @@ from dfx.emulator.http.inputs import (
 )
 from dfx.emulator.storage.instances_table import InstanceQuery
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
+from dfx.errors import DfxError
 
 log = logging.getLogger(__name__)
 RUNNING_STATES = frozenset(
@@ -109,11 +111,34 @@ async def _json_body(request: web.Request) -> str | None:
 class ManagementApi:
     """Serves ``/runtime/webhooks/durabletask/…`` and the RPC base ``/durabletask/…`` with one handler."""
 
-    def __init__(self, client: DurableClient, index: FunctionIndex, hub_name: str, *, system_key: str | None) -> None:
+    def __init__(
+        self,
+        client: DurableClient,
+        index: FunctionIndex,
+        hub_name: str,
+        *,
+        system_key: str | None,
+        health: StorageHealth | None = None,
+    ) -> None:
         self.client = client
         self.index = index
         self.hub_name = hub_name
         self.system_key = system_key
+        self.health = health or StorageHealth()
+
+    def _storage_failed(self, exc: BaseException, doing: str) -> web.Response:
+        """A 503 that says why: storage did not answer (or refused), and what to check."""
+        self.health.failed(exc, doing)
+        message = exc.message if isinstance(exc, DfxError) else f"Storage failed: {exc}"
+        hint = exc.hint if isinstance(exc, DfxError) else None
+        body = {
+            "Message": message,
+            "ExceptionMessage": f"{type(exc).__name__}: {message}",
+            "ExceptionType": type(exc).__name__,
+        }
+        if hint:
+            body["Hint"] = hint
+        return json_response(body, 503)
 
     # -- URLs ---------------------------------------------------------------------------------------
 
@@ -161,6 +186,8 @@ class ManagementApi:
         except ClientError as exc:
             return error_response(exc)
         except Exception as exc:  # the extension's generic handler: 500 with the exception (host-protocol §5)
+            if is_storage_failure(exc):
+                return self._storage_failed(exc, f"The durable API {method} {path}")
             log.exception("durable API %s %s failed", method, path)
             return json_response(
                 {

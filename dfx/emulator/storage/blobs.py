@@ -41,6 +41,9 @@ def message_blob_name(instance_id: str, activity_id_hex: str, event_type: str) -
 class LargeMessageStore:
     """Upload, download and delete the gzip blobs of one task hub."""
 
+    service = "blob"
+    """The storage service it talks to, named in failure messages."""
+
     def __init__(self, clients: StorageClients, container: str) -> None:
         self.account = clients.account
         self.container = container

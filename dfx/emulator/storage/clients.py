@@ -70,15 +70,15 @@ class StorageClients:
         await self.close()
 
 
-def unavailable(account: StorageAccount, exc: BaseException) -> StorageUnavailableError:
+def unavailable(account: StorageAccount, exc: BaseException, service: str | None = None) -> StorageUnavailableError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return StorageUnavailableError(f"Storage account {account.describe()} does not answer ({reason[:160]}).")
+    return StorageUnavailableError(f"Storage account {account.describe(service)} does not answer ({reason[:160]}).")
 
 
-def refused(account: StorageAccount, message: str) -> StorageError:
+def refused(account: StorageAccount, message: str, service: str | None = None) -> StorageError:
     first = message.splitlines()[0] if message else "access denied"
     return StorageError(
-        f"Storage account {account.describe()} refused the credentials: {first}",
+        f"Storage account {account.describe(service)} refused the credentials: {first}",
         hint="Check AccountName and AccountKey in the connection string.",
     )
 
@@ -86,11 +86,14 @@ def refused(account: StorageAccount, message: str) -> StorageError:
 def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Turn transport failures of an async storage method into typed errors.
 
-    The decorated method's ``self`` must have an ``account`` attribute (for the message).
+    The decorated method's ``self`` must have an ``account`` attribute, and may name its ``service``
+    ("blob", "queue", "table"), so that the message names the endpoint that failed.
     """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        owner: Any = args[0]
+        service = getattr(owner, "service", None)
         try:
             return await fn(*args, **kwargs)
         except (
@@ -100,12 +103,12 @@ def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             ConnectionError,
             TimeoutError,
         ) as exc:
-            raise unavailable(args[0].account, exc) from exc  # type: ignore[attr-defined]
+            raise unavailable(owner.account, exc, service) from exc
         except ClientAuthenticationError as exc:
-            raise refused(args[0].account, exc.message or str(exc)) from exc  # type: ignore[attr-defined]
+            raise refused(owner.account, exc.message or str(exc), service) from exc
         except ServiceError as exc:
             if exc.status == 403:
-                raise refused(args[0].account, exc.message) from exc  # type: ignore[attr-defined]
+                raise refused(owner.account, exc.message, service) from exc
             raise
 
     return wrapper

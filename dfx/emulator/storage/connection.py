@@ -70,9 +70,11 @@ class StorageAccount:
             fields.append(f"SharedAccessSignature={self.sas_token}")
         return ";".join(fields) + ";"
 
-    def describe(self) -> str:
-        """A short, secret-free description for messages: the account and the table endpoint."""
-        return f"{self.account_name} at {self.table_endpoint}"
+    def describe(self, service: str | None = None) -> str:
+        """A short, secret-free description for messages: the account and the endpoint of ``service``
+        ("blob", "queue" or "table"; the table endpoint when not given)."""
+        endpoint = {"blob": self.blob_endpoint, "queue": self.queue_endpoint}.get(service or "", self.table_endpoint)
+        return f"{self.account_name} at {endpoint}"
 
 
 def development_storage(

@@ -93,6 +93,9 @@ def _estimate_size(row: dict[str, Any]) -> int:
 class HistoryTable:
     """Read and append the history of instances in one task hub."""
 
+    service = "table"
+    """The storage service it talks to, named in failure messages."""
+
     def __init__(self, clients: StorageClients, table_name: str, blobs: LargeMessageStore) -> None:
         self.account = clients.account
         self.name = table_name

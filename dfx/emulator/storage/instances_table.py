@@ -218,6 +218,9 @@ def _continuation_from_text(text: str | None) -> dict[str, str | None] | None:
 class InstancesTable:
     """Reads and writes the Instances rows of one task hub."""
 
+    service = "table"
+    """The storage service it talks to, named in failure messages."""
+
     def __init__(self, clients: StorageClients, table_name: str, task_hub: str, blobs: LargeMessageStore) -> None:
         self.account = clients.account
         self.name = table_name

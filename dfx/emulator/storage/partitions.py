@@ -45,6 +45,9 @@ class PartitionLease:
 class PartitionsTable:
     """The lease rows of one task hub (the claiming and renewing logic belongs to the dispatcher)."""
 
+    service = "table"
+    """The storage service it talks to, named in failure messages."""
+
     def __init__(self, clients: StorageClients, table_name: str) -> None:
         self.account = clients.account
         self.name = table_name

@@ -68,6 +68,9 @@ class QueueDepth:
 class HubQueues:
     """Message traffic of one task hub; offloads large messages to blobs and inflates them on receive."""
 
+    service = "queue"
+    """The storage service it talks to, named in failure messages."""
+
     def __init__(self, clients: StorageClients, names: TaskHubNames, blobs: LargeMessageStore) -> None:
         self.account = clients.account
         self.names = names
