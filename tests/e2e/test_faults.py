@@ -18,9 +18,19 @@ from typing import Any
 
 import pytest
 
-from dfx.emulator.durable.history import ExecutionStartedEvent, TaskScheduledEvent
+from dfx.emulator import failpoints
+from dfx.emulator.durable.entities import request_json
+from dfx.emulator.durable.history import (
+    EventRaisedEvent,
+    ExecutionStartedEvent,
+    OrchestrationInstance,
+    TaskScheduledEvent,
+    utcnow,
+)
 from dfx.emulator.durable.leases import worker_id
+from dfx.emulator.durable.sorter import request_label
 from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.messages import MessageData, TaskMessage
 from tests.conftest import free_port
 from tests.e2e.conftest import APPS, HostLauncher, RunningHost, call, copy_app, eventually
 
@@ -154,3 +164,63 @@ def test_an_entity_applies_each_operation_once_and_in_order_when_its_host_is_kil
     assert [s["output"] for s in states.values()] == [7] * len(ids), host.output[-4000:]
     for key in keys:
         assert call("GET", f"{host.url}/{API}/entities/counter/{key}").json() == 7, key
+
+
+def test_an_episode_run_again_after_its_host_died_between_sends_and_checkpoint_applies_each_operation_once(
+    start_host: HostLauncher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    app = copy_app(APPS / "faults_app", tmp_path / "faults_app")
+    hub, port = "lost" + uuid.uuid4().hex[:10], free_port()
+    monkeypatch.setenv(failpoints.ENV, "episode.after-send=exit")  # dies after the requests went out, before the commit
+    doomed = start_host(app, "--no-watch", "--task-hub", hub, copy=False, port=port)
+    doomed.wait_for("Task hub")
+    instance_id = call("POST", f"{doomed.url}/api/start/add_add_get", b'"lost-commit"').json()["id"]
+    assert doomed.process.wait(timeout=20) == failpoints.EXIT_CODE
+    monkeypatch.delenv(failpoints.ENV)
+
+    host = start_host(app, "--no-watch", "--task-hub", hub, copy=False, port=port)
+    host.wait_for("Task hub")
+    done = wait_all(host, [instance_id])[instance_id]
+    assert (done["runtimeStatus"], done["output"]) == ("Completed", 7), host.output[-3000:]
+    assert call("GET", f"{host.url}/{API}/entities/counter/lost-commit").json() == 7
+
+
+def test_an_entity_applies_an_orchestrations_requests_in_send_order_and_each_once(
+    start_host: HostLauncher, tmp_path: Path, account: StorageAccount
+):
+    """As when a host that took the first request dies with it hidden: the later ones arrive first."""
+    host = start_host(copy_app(APPS / "faults_app", tmp_path / "faults_app"), "--no-watch", "--task-hub",
+                      hub := "order" + uuid.uuid4().hex[:10], copy=False)  # fmt: skip
+    host.wait_for("Task hub")
+    journal = OrchestrationInstance("@journal@k")
+    sender = OrchestrationInstance("some-orchestration", "e1")
+    base, labels = utcnow(), []
+    for n in range(3):
+        labels.append(request_label(base, n, labels[-1] if labels else None))
+
+    def request(n: int) -> MessageData:
+        text = request_json("append", input_text=json.dumps(json.dumps(n + 1)), signal=True,
+                            request_id=str(uuid.uuid4()), parent=sender.instance_id,
+                            parent_execution=sender.execution_id, timestamp=labels[n],
+                            predecessor=labels[n - 1] if n else None)  # fmt: skip
+        return MessageData(TaskMessage(EventRaisedEvent(name="op", input=text), journal), sender=sender)
+
+    def put(*numbers: int) -> None:
+        async def work(taskhub: TaskHub):
+            for n in numbers:
+                await taskhub.queues.send_to_instance(request(n))
+
+        read_hub(account, hub, work)
+
+    def state() -> Any:
+        reply = call("GET", f"{host.url}/{API}/entities/journal/k")
+        return reply.json() if reply.status == 200 else None
+
+    put(2, 1, 2)  # the third and second requests (the third twice) before the first
+    time.sleep(2)
+    assert state() is None  # both wait for their predecessor; nothing was applied
+    put(0)
+    assert eventually(state) == [1, 2, 3]
+    put(0, 1)  # late duplicates
+    time.sleep(2)
+    assert state() == [1, 2, 3]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dfx.emulator import failpoints
 from dfx.emulator.config import Settings
 from dfx.emulator.durable.activities import run_activity
 from dfx.emulator.durable.client import discard_lost_start
@@ -706,6 +707,7 @@ class Engine:
             if not r.request.signal and r.request.parent
         ]
         await self._send_all(instance_id, execution.execution_id, outbound, 1)
+        failpoints.hit("entity.after-send")
         self.cache[instance_id] = _Cached(appended)
         columns = checkpoint_columns(
             appended, execution_id=execution.execution_id or "", custom_status=state.custom_status(),
@@ -769,6 +771,7 @@ class Engine:
             execution = new_start.orchestration_instance.execution_id
         episode = sum(1 for e in [*past, *appended] if e.event_type.name == "OrchestratorStarted")
         await self._send_all(instance_id, execution, outbound, episode)
+        failpoints.hit("episode.after-send")
         if result.status.is_terminal:
             self.cache.pop(instance_id, None)
         else:
@@ -848,6 +851,7 @@ class Engine:
             if self._commits.get(instance_id) is asyncio.current_task():
                 del self._commits[instance_id]
             raise _EarlierCommitFailed(instance_id) from exc
+        failpoints.hit("commit.after-append")
         self._etags[instance_id] = appended_result.etag
         if self._commits.get(instance_id) is asyncio.current_task():
             del self._commits[instance_id]
