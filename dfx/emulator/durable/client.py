@@ -107,8 +107,9 @@ class Dispatcher(Protocol):
         """Put a start message, which must not run before its start is decided (``start_decided``)."""
         ...
 
-    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
-        """The start's Instances row was written (``won``) or another start of the id wrote it first."""
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool | None, new_instance: bool) -> None:
+        """The start's Instances row was written (``won``), another start of the id wrote it first (False),
+        or the write failed without saying whether it landed (None: the message stays for the start check)."""
         ...
 
 
@@ -124,8 +125,8 @@ class StorageSender:
     async def put_start(self, message: MessageData) -> ReceivedMessage:
         return await self.hub.queues.send(self.hub.names.control_queue_for(message.target.instance_id), message)
 
-    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
-        if not won:
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool | None, new_instance: bool) -> None:
+        if won is False:
             await discard_lost_start(self.hub, sent)
 
 
@@ -178,7 +179,7 @@ class DurableClient:
             timestamp=now,
         )
         sent = await self._sender.put_start(MessageData(TaskMessage(event, execution), sender=CLIENT_SENDER))
-        won = False
+        won: bool | None = None  # unknown when the write fails: the engine's start check decides later
         try:
             won = await self.hub.instances.write_pending(
                 instance_id=instance_id,

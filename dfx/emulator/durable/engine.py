@@ -39,6 +39,7 @@ from dfx.emulator.durable.entities import (
     is_entity,
     request_body,
     scheduled_time,
+    sent_request,
 )
 from dfx.emulator.durable.history import (
     COMPLETION_EVENT_TYPES,
@@ -216,22 +217,23 @@ class Engine:
             self._claimed_starts.add(sent.message_id)
         return sent
 
-    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
-        """Run a start that won (at once, when claimed here), or delete the message of one that lost.
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool | None, new_instance: bool) -> None:
+        """Run a start that won (at once, when claimed here), delete the message of one that lost, and leave
+        one whose row write failed undecided to the start check of whoever polls it.
 
         ``new_instance``: the id had no Instances row, so it has no history and its first episode skips the
         read. Only a host that owns the partition may note that, since only it keeps its cache right.
         """
         claimed = sent.message_id in self._claimed_starts
         self._claimed_starts.discard(sent.message_id)
-        if not won:
+        if won is False:
             await discard_lost_start(self.hub, sent)
             return
         queue = sent.queue_name
         if not claimed:
             self.wake(queue)
             return
-        if queue not in self.owned:  # lost the partition meanwhile: show the message to its new owner now
+        if won is None or queue not in self.owned:  # the poller (here or at the new owner) sees it at once
             with contextlib.suppress(StorageError, OSError):
                 await self.hub.queues.abandon(sent, delay=0)
             return
@@ -577,7 +579,7 @@ class Engine:
                                                                         "SubOrchestrationInstanceCreated")}  # fmt: skip
         done = {getattr(e, "task_scheduled_id", getattr(e, "timer_id", None)) for e in past if e.event_type in
                 COMPLETION_EVENT_TYPES}  # fmt: skip
-        requests = {request_body(e.input).get("id") for e in past if isinstance(e, EventSentEvent)}
+        requests: set[Any] | None = None
         kept: list[ReceivedMessage] = []
         stale: list[ReceivedMessage] = []
         early: list[ReceivedMessage] = []
@@ -589,9 +591,9 @@ class Engine:
                 continue
             sender = message.data.sender
             answer = isinstance(event, EventRaisedEvent) and sender is not None and is_entity(sender.instance_id or "")
-            if (
-                answer and getattr(event, "name", None) not in requests
-            ):  # an entity's answer to a request not sent in this history
+            if answer and requests is None:
+                requests = {sent_request(e).get("id") for e in past if isinstance(e, EventSentEvent)}
+            if answer and getattr(event, "name", None) not in (requests or ()):  # answers a request not yet sent
                 (early if message.dequeue_count <= OUT_OF_ORDER_GRACE else stale).append(message)
                 continue
             pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))

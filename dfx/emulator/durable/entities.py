@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from dfx.emulator.durable.encoding import compact_json, parse_datetime
+from dfx.emulator.durable.history import EventSentEvent
 from dfx.emulator.durable.sorter import MessageSorter, format_label
 
 ENTITY_PREFIX = "@"
@@ -103,6 +104,14 @@ def request_body(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def sent_request(event: EventSentEvent) -> dict[str, Any]:
+    """The request an EventSent recorded, parsed once per event object (cached histories keep theirs)."""
+    memo = event.__dict__.get("_request")
+    if memo is None:
+        memo = event.__dict__["_request"] = request_body(event.input)
+    return memo
 
 
 @dataclass

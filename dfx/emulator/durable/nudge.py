@@ -60,7 +60,7 @@ class NudgingSender(StorageSender):
         await self._nudge(queue)
         return queue
 
-    async def start_decided(self, sent: ReceivedMessage, *, won: bool, new_instance: bool) -> None:
+    async def start_decided(self, sent: ReceivedMessage, *, won: bool | None, new_instance: bool) -> None:
         await super().start_decided(sent, won=won, new_instance=new_instance)
         if won:
             await self._nudge(sent.queue_name)

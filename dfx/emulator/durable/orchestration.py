@@ -17,7 +17,7 @@ from typing import Any
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
 from dfx.emulator.durable.encoding import compact_json, parse_datetime, to_sdk_json
-from dfx.emulator.durable.entities import OPERATION_EVENT, request_body, request_json
+from dfx.emulator.durable.entities import OPERATION_EVENT, request_json, sent_request
 from dfx.emulator.durable.history import (
     ContinueAsNewEvent,
     EventRaisedEvent,
@@ -213,7 +213,7 @@ class _Replay:
         """The label of the last request this execution sent to each entity."""
         for event in history:
             if isinstance(event, EventSentEvent) and event.name == OPERATION_EVENT and event.instance_id:
-                stamp = request_body(event.input).get("Timestamp")
+                stamp = sent_request(event).get("Timestamp")
                 if isinstance(stamp, str):
                     self.last_sent[event.instance_id] = parse_datetime(stamp)
         self.allocated: set[int] = set()
