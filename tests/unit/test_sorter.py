@@ -12,16 +12,17 @@ T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=30)
 
 
-def sent(op: str, seq: int, predecessor: datetime | None = None, *, parent: str = "orch", execution: str = "e1"):
-    """A request as an orchestration labels it (base T0, sequence number ``seq``)."""
+def sent(op: str, seq: int, predecessor: datetime | None = None, *, execution: str = "e1", sent_at: datetime = T0):
+    """A request as an orchestration labels it (execution start T0, sequence number ``seq``)."""
     stamp = request_label(T0, seq, predecessor)
-    text = request_json(op, input_text='"1"', signal=True, parent=parent, parent_execution=execution,
-                        timestamp=stamp, predecessor=predecessor, request_id=f"id-{seq}")  # fmt: skip
+    text = request_json(op, input_text='"1"', signal=True, parent="orch", parent_execution=execution,
+                        timestamp=stamp, predecessor=predecessor, request_id=f"id-{seq}",
+                        predecessor_sent=sent_at if predecessor else None)  # fmt: skip
     return Labelled.of(json.loads(text)), stamp
 
 
-def ops(sorter: MessageSorter, *requests: Labelled) -> list[str]:
-    return [r.body["op"] for request in requests for r in sorter.receive(request, WINDOW)]
+def ops(sorter: MessageSorter, *requests: Labelled, now: datetime = T0) -> list[str]:
+    return [r.body["op"] for request in requests for r in sorter.receive(request, WINDOW, now)]
 
 
 def test_labels_grow_with_the_sequence_number_and_pass_their_predecessor():
@@ -82,11 +83,20 @@ def test_held_back_requests_survive_the_scheduler_state_round_trip():
     assert ops(restored.sorter, a) == []
 
 
-def test_a_request_held_back_longer_than_the_window_goes_when_a_later_request_moves_the_horizon():
+def test_a_request_held_back_longer_than_the_window_goes_with_the_next_batch():
     _, ta = sent("a", 1)
     b, _ = sent("b", 2, ta)
     sorter = MessageSorter()
     assert ops(sorter, b) == []
-    much_later = Labelled.of({**b.body, "op": "other", "parent": "someone-else", "Timestamp": "2026-12-04T13:00:00Z"})
-    much_later.predecessor = None
-    assert ops(sorter, much_later) == ["b", "other"]
+    assert [r.body["op"] for r in sorter.expire(T0 + WINDOW / 2, WINDOW)] == []
+    assert [r.body["op"] for r in sorter.expire(T0 + WINDOW, WINDOW)] == ["b"]
+
+
+def test_a_sender_silent_for_the_window_is_forgotten_and_its_next_request_goes_at_once():
+    a, ta = sent("a", 1)
+    sorter = MessageSorter()
+    assert ops(sorter, a) == ["a"]
+    later = T0 + 2 * WINDOW
+    assert list(sorter.expire(later, WINDOW)) == [] and not sorter.received
+    b, _ = sent("b", 2, ta, sent_at=T0)  # its predecessor was sent long ago: delivered, not waited for
+    assert ops(sorter, b, now=later) == ["b"]

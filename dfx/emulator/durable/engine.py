@@ -640,7 +640,8 @@ class Engine:
         started = execution_started(await self._history(instance_id))
         state = SchedulerState.from_json(started.input if started else None)
         window = timedelta(seconds=self.settings.durable.entity_message_reorder_window)
-        requests = []
+        now = utcnow()
+        requests = [Request.from_dict(r.body) for r in state.sorter.expire(now, window)]
         for message in batch:
             event = message.event
             if not isinstance(event, EventRaisedEvent) or not (event.name or "").startswith(OPERATION_EVENT):
@@ -649,7 +650,7 @@ class Engine:
             if due is not None and due > utcnow():
                 await self._postpone_signal(message.data, due)  # a scheduled signal that is not due yet
                 continue
-            for ready in state.sorter.receive(Labelled.of(request_body(event.input)), window):
+            for ready in state.sorter.receive(Labelled.of(request_body(event.input)), window, now):
                 requests.append(Request.from_dict(ready.body))
         if state.sorter.buffered_count:
             log.debug("%s holds %d request(s) back for their predecessors", instance_id, state.sorter.buffered_count)

@@ -76,10 +76,11 @@ def request_json(
     parent_execution: str | None = None,
     timestamp: datetime | None = None,
     predecessor: datetime | None = None,
+    predecessor_sent: datetime | None = None,
 ) -> str:
     """A RequestMessage (§3.3), defaults omitted; ``input_text`` is the already double-encoded input.
 
-    ``timestamp`` and ``predecessor`` are the sorter's labels (``dfx.emulator.durable.sorter``).
+    ``timestamp``, ``predecessor`` and ``predecessor_sent`` are the sorter's (``dfx.emulator.durable.sorter``).
     """
     message: dict[str, Any] = {"op": operation}
     if signal:
@@ -94,6 +95,8 @@ def request_json(
         message["Timestamp"] = format_label(timestamp)
     if predecessor is not None:
         message["Predecessor"] = format_label(predecessor)
+    if predecessor_sent is not None:
+        message["PredecessorSentAt"] = format_label(predecessor_sent)
     return compact_json(message)
 
 

@@ -196,7 +196,7 @@ class _Replay:
     ) -> None:
         self.history = history
         self.label_base = label_base
-        """Where the sorter labels of this episode's entity requests count from (``sorter.request_label``)."""
+        """Where the sorter labels of the execution's entity requests count from (``sorter.request_label``)."""
         self.default_version = default_version
         self.instance = instance
         self.name = name
@@ -209,13 +209,13 @@ class _Replay:
                 self.finished.add(event.task_scheduled_id)
             elif isinstance(event, TimerFiredEvent):
                 self.finished.add(event.timer_id)
-        self.last_sent: dict[str, datetime] = {}
-        """The label of the last request this execution sent to each entity."""
+        self.last_sent: dict[str, tuple[datetime, datetime]] = {}
+        """The label of the last request this execution sent to each entity, and when it was decided."""
         for event in history:
             if isinstance(event, EventSentEvent) and event.name == OPERATION_EVENT and event.instance_id:
                 stamp = sent_request(event).get("Timestamp")
                 if isinstance(stamp, str):
-                    self.last_sent[event.instance_id] = parse_datetime(stamp)
+                    self.last_sent[event.instance_id] = (parse_datetime(stamp), event.timestamp)
         self.allocated: set[int] = set()
         self.decisions: list[HistoryEvent] = []
         self.outbound: list[Outbound] = []
@@ -294,9 +294,9 @@ class _Replay:
         """A call or signal to an entity: EventSent in history, the request to the entity (§3.5)."""
         target = action.instance_id or ""
         if not self._existing(event_id, EventSentEvent, OPERATION_EVENT, "a send-event"):
-            predecessor = self.last_sent.get(target)
+            predecessor, predecessor_sent = self.last_sent.get(target, (None, None))
             stamp = request_label(self.label_base, event_id, predecessor)
-            self.last_sent[target] = stamp
+            self.last_sent[target] = (stamp, self.now)
             request = request_json(
                 action.operation or "",
                 input_text=json.dumps(action.input if action.input is not None else "null"),
@@ -306,6 +306,7 @@ class _Replay:
                 parent_execution=self.instance.execution_id,
                 timestamp=stamp,
                 predecessor=predecessor,
+                predecessor_sent=predecessor_sent,
             )
             self.decisions.append(
                 EventSentEvent(
@@ -472,9 +473,9 @@ def run_episode(
     result = call_orchestrator(invoke, context_json(instance_id, history, played_before=len(past)))
     out.ran_orchestrator = True
     out.custom_status = compact_json(result.custom_status) if result.custom_status not in (None, "") else None
-    label_base = next(
-        (e.timestamp for e in reversed(past) if isinstance(e, OrchestratorStartedEvent)), started.timestamp or now
-    )
+    # The execution's start time is what every run of every episode of it agrees on, pipelined runs included
+    # (an episode may run on a cached history whose last commit is still in flight, and lose with it).
+    label_base = started.timestamp or now
     replay = _Replay(
         history, instance=instance, name=name, now=now, label_base=label_base, default_version=default_version
     )

@@ -6,12 +6,15 @@ request only after its predecessor, holds it back in its scheduler state until t
 whose label it has delivered before. So a signal hidden by a host that died is never overtaken by the
 operations sent after it, and an episode that runs again after a lost commit cannot apply anything twice.
 
-The extension labels with the orchestration's current time, which a re-run episode does not share. Here
-the label is the start time of the last *committed* episode (or of the execution) plus the request's
-sequence number in microseconds, raised past the predecessor when clocks disagree: the same for every
-run of an episode, monotonic per execution and destination, and close to real time so that the
-extension's reorder window keeps its meaning. Messages from clients, and requests older than the window,
-pass through unsorted, as in the extension.
+The extension labels with the orchestration's current time, which an episode run again does not share.
+Here a label is the start time of the sender's execution plus the request's sequence number in
+microseconds: the same for every run of an episode, pipelined ones included, and increasing in send order
+within the execution (the sorter starts counting again for a new execution, as the extension's does).
+Since labels are not current times, the reorder window (``entityMessageReorderWindowInMinutes``) is kept
+on the entity's own clock: a sender not heard from for that long is forgotten, and requests held back that
+long for a predecessor are delivered anyway, and so is a request whose predecessor was sent longer ago than
+that (``PredecessorSentAt``, the time the sender decided it): a sender forgotten since cannot be told from
+one never heard of. Messages from clients are not sorted, as in the extension.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ from typing import Any
 from dfx.emulator.durable.encoding import parse_datetime, to_utc
 
 TICK = timedelta(microseconds=1)
-#: How often the receive horizon may move (the extension's minimum interval between collections).
-HORIZON_STEP = timedelta(seconds=10)
 #: How Newtonsoft writes ``DateTime.MinValue``, the "nothing delivered yet" mark of a receive buffer.
 MIN_VALUE_TEXT = "0001-01-01T00:00:00"
 
@@ -60,6 +61,7 @@ class Labelled:
     parent_execution: str | None
     timestamp: datetime | None
     predecessor: datetime | None
+    predecessor_sent: datetime | None
     body: dict[str, Any]
 
     @classmethod
@@ -69,18 +71,21 @@ class Labelled:
             parent_execution=body.get("parentExecution"),
             timestamp=_parse_optional(body.get("Timestamp")),
             predecessor=_parse_optional(body.get("Predecessor")),
+            predecessor_sent=_parse_optional(body.get("PredecessorSentAt")),
             body=body,
         )
 
 
 @dataclass
 class ReceiveBuffer:
-    """What an entity remembers of one sending orchestration: its execution, the last label delivered,
-    and the requests waiting for a predecessor (by label)."""
+    """What an entity remembers of one sending orchestration: its execution, the last label delivered, the
+    requests waiting for a predecessor (by label), and when it last heard from it / began holding back."""
 
     last: datetime | None = None
     execution_id: str | None = None
     buffered: dict[datetime, Labelled] = field(default_factory=dict)
+    heard: datetime | None = None
+    holding_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"Last": format_label(self.last) if self.last else MIN_VALUE_TEXT}
@@ -88,6 +93,10 @@ class ReceiveBuffer:
             data["ExecutionId"] = self.execution_id
         if self.buffered:
             data["Buffered"] = {format_label(k): v.body for k, v in sorted(self.buffered.items())}
+        if self.heard is not None:
+            data["Heard"] = format_label(self.heard)
+        if self.holding_since is not None:
+            data["HoldingSince"] = format_label(self.holding_since)
         return data
 
     @classmethod
@@ -97,7 +106,31 @@ class ReceiveBuffer:
             request = Labelled.of(body)
             if request.timestamp is not None:
                 buffered[request.timestamp] = request
-        return cls(_parse_optional(data.get("Last")), data.get("ExecutionId"), buffered)
+        return cls(
+            last=_parse_optional(data.get("Last")),
+            execution_id=data.get("ExecutionId"),
+            buffered=buffered,
+            heard=_parse_optional(data.get("Heard")),
+            holding_since=_parse_optional(data.get("HoldingSince")),
+        )
+
+    def drain(self) -> Iterator[Labelled]:
+        """Deliver held-back requests, in label order, as long as each one's predecessor has been delivered."""
+        while self.buffered:
+            first = min(self.buffered)
+            predecessor = self.buffered[first].predecessor
+            if predecessor is not None and (self.last is None or predecessor > self.last):
+                return
+            self.last = first
+            yield self.buffered.pop(first)
+        self.holding_since = None
+
+    def release(self) -> Iterator[Labelled]:
+        """Deliver everything held back, in label order, predecessors or not."""
+        for label in sorted(self.buffered):
+            self.last = label
+            yield self.buffered.pop(label)
+        self.holding_since = None
 
 
 @dataclass
@@ -105,82 +138,52 @@ class MessageSorter:
     """The receiving side of an entity's sorter, stored as ``sorter`` in its scheduler state."""
 
     received: dict[str, ReceiveBuffer] = field(default_factory=dict)
-    receive_horizon: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        if self.received:
-            data["ReceivedFromInstance"] = {k: v.to_json() for k, v in self.received.items()}
-        if self.receive_horizon is not None:
-            data["ReceiveHorizon"] = format_label(self.receive_horizon)
-        return data
+        return {"ReceivedFromInstance": {k: v.to_json() for k, v in self.received.items()}} if self.received else {}
 
     @classmethod
     def from_json(cls, data: Any) -> MessageSorter:
         if not isinstance(data, dict):
             return cls()
-        received = {str(k): ReceiveBuffer.from_json(v) for k, v in (data.get("ReceivedFromInstance") or {}).items()}
-        return cls(received, _parse_optional(data.get("ReceiveHorizon")))
+        return cls({str(k): ReceiveBuffer.from_json(v) for k, v in (data.get("ReceivedFromInstance") or {}).items()})
 
     @property
     def buffered_count(self) -> int:
         return sum(len(b.buffered) for b in self.received.values())
 
-    def _after_horizon(self, stamp: datetime | None) -> bool:
-        return stamp is not None and (self.receive_horizon is None or stamp >= self.receive_horizon)
+    def expire(self, now: datetime, window: timedelta) -> Iterator[Labelled]:
+        """Requests held back longer than ``window`` go now; senders silent for that long are forgotten."""
+        for parent in list(self.received):
+            buffer = self.received[parent]
+            if buffer.holding_since is not None and buffer.holding_since + window <= now:
+                yield from buffer.release()
+            if not buffer.buffered and (buffer.heard is None or buffer.heard + window <= now):
+                del self.received[parent]
 
-    def receive(self, request: Labelled, window: timedelta) -> Iterator[Labelled]:
+    def receive(self, request: Labelled, window: timedelta, now: datetime) -> Iterator[Labelled]:
         """The requests ``request`` makes deliverable, in order: none (a duplicate, or held back), itself,
         or itself followed by requests it was holding up."""
         if not window or request.parent is None or request.timestamp is None:
             yield request
             return
-        if self.receive_horizon is None or self.receive_horizon + window + HORIZON_STEP < request.timestamp:
-            yield from self._advance_horizon(request.timestamp - window)
-        if not self._after_horizon(request.timestamp):
-            yield request  # older than the window: not sorted
-            return
         buffer = self.received.setdefault(request.parent, ReceiveBuffer(execution_id=request.parent_execution))
+        buffer.heard = now
         if buffer.execution_id != request.parent_execution:
             # a new execution of the sender: what the old one left waiting goes now, and counting starts over
-            yield from (buffer.buffered[k] for k in sorted(buffer.buffered))
-            buffer.buffered.clear()
+            yield from buffer.release()
             buffer.last = None
             buffer.execution_id = request.parent_execution
         if buffer.last is not None and request.timestamp <= buffer.last:
             return  # delivered before: a duplicate
+        if request.timestamp in buffer.buffered:
+            return  # held back already
         predecessor = request.predecessor
-        if (
-            predecessor is not None
-            and (buffer.last is None or predecessor > buffer.last)
-            and (self._after_horizon(predecessor))
-        ):
+        recent = request.predecessor_sent is None or request.predecessor_sent + window > now
+        if predecessor is not None and (buffer.last is None or predecessor > buffer.last) and recent:
             buffer.buffered[request.timestamp] = request  # its predecessor has not been delivered yet
+            buffer.holding_since = buffer.holding_since or now
             return
         yield request
         buffer.last = request.timestamp
-        yield from self._drain(buffer)
-
-    def _drain(self, buffer: ReceiveBuffer) -> Iterator[Labelled]:
-        while buffer.buffered:
-            first = min(buffer.buffered)
-            waiting = buffer.buffered[first]
-            predecessor = waiting.predecessor
-            ready = predecessor is None or (buffer.last is not None and predecessor <= buffer.last)
-            if not ready and self._after_horizon(predecessor):
-                return
-            del buffer.buffered[first]
-            buffer.last = first
-            yield waiting
-
-    def _advance_horizon(self, horizon: datetime) -> Iterator[Labelled]:
-        """Move the horizon: requests held back longer than the window go now, and senders not heard from
-        within it are forgotten."""
-        self.receive_horizon = horizon
-        for parent in list(self.received):
-            buffer = self.received[parent]
-            if buffer.last is not None and buffer.last < horizon:
-                buffer.last = None
-            yield from self._drain(buffer)
-            if buffer.last is None and not buffer.buffered:
-                del self.received[parent]
+        yield from buffer.drain()
