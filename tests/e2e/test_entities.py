@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -167,3 +168,85 @@ def test_each_senders_signals_arrive_in_the_order_it_sent_them(host: RunningHost
     )
     for client in range(4):
         assert [e for e in entries if e.startswith(f"{client}-")] == [f"{client}-{n}" for n in range(25)]
+
+
+# The entity id @name@key is the PartitionKey of the entity's History and Instances rows: at most 512 UTF-16
+# code units (1 KiB). "@counter@" and "@journal@" leave 503 for the key.
+LONGEST_KEY = "k" * 503
+
+
+@pytest.mark.parametrize("base", ["/runtime/webhooks/durabletask", "/durabletask"])
+def test_a_key_storage_cannot_hold_is_a_400_on_every_entity_route(host: RunningHost, base: str):
+    url = f"{host.url}{base}/entities/counter/{'k' * 5000}"
+    for method, query in (("POST", "?op=add"), ("DELETE", ""), ("GET", "")):
+        answer = call(method, url + query, b'"1"' if method == "POST" else None, {"Content-Type": "application/json"})
+        assert answer.status == 400, (method, answer.status, answer.text)
+        body = answer.json()
+        assert body["ExceptionMessage"].startswith("Entity keys of 'counter' must not exceed 503 characters"), method
+        assert body["ExceptionType"] == "System.ArgumentException"
+    assert call("POST", f"{host.url}{base}/entities/counter/{'k' * 504}?op=add", b'"1"').status == 400
+
+
+def test_the_longest_key_works_with_payloads_in_blobs(host: RunningHost, account):
+    """503 characters: a queue message over 45 KB (a blob named by the id) and row columns over 60 KB (blobs
+    named by the escaped id) work as for any entity."""
+    import asyncio
+
+    from azure.storage.blob.aio import ContainerClient
+
+    big, headers = "x" * 50_000, {"Content-Type": "application/json"}
+    url = entity_url(host, "journal", LONGEST_KEY, "?op=append")
+    for entry in (big, "small"):
+        assert call("POST", url, json.dumps(json.dumps(entry)).encode(), headers).status == 202
+    entries = eventually(
+        lambda: (r := call("GET", entity_url(host, "journal", LONGEST_KEY))).status == 200 and len(r.json()) == 2 and r
+    ).json()
+    assert entries == [big, "small"]
+    listing = call("GET", f"{host.url}/runtime/webhooks/durabletask/entities/journal").json()
+    assert {"name": "journal", "key": LONGEST_KEY} in [e["entityId"] for e in listing]
+
+    async def blob_names() -> list[str]:
+        connection = account.connection_string()
+        async with ContainerClient.from_connection_string(connection, f"{HUB.lower()}-largemessages") as container:
+            return [b.name async for b in container.list_blobs(name_starts_with=f"@journal@{LONGEST_KEY}/")]
+
+    names = asyncio.run(blob_names())
+    assert any("/message-" in n for n in names) and any("/history-" in n for n in names), names
+    assert "Traceback" not in host.output
+
+
+@pytest.mark.parametrize("key", ["\U0001f600" * 251 + "k", "^" * 251 + "k", "\u20ac" * 503])
+def test_keys_that_take_more_room_than_their_length_fit_up_to_the_limit(host: RunningHost, key: str):
+    """Characters beyond U+FFFF take two UTF-16 code units and '^' is stored as '^^': 503 units either way."""
+    quoted, headers = urllib.parse.quote(key, safe=""), {"Content-Type": "application/json"}
+    assert call("POST", entity_url(host, "counter", quoted, "?op=add"), b'"2"', headers).status == 202
+    assert eventually(lambda: call("GET", entity_url(host, "counter", quoted)).text == "2")
+    too_long = entity_url(host, "counter", urllib.parse.quote(key + "k", safe=""), "?op=add")
+    assert call("POST", too_long, b'"2"', headers).status == 400
+
+
+def test_the_sdk_client_is_refused_a_key_storage_cannot_hold(host: RunningHost):
+    """The starter's signal_entity gets the 400 and raises; nothing is queued for the entity."""
+    answer = call("POST", f"{host.url}/api/counter/{'k' * 5000}/add", b"1")
+    assert answer.status == 500
+    assert call("POST", f"{host.url}/api/counter/{LONGEST_KEY}/add", b"1").status == 202
+    assert eventually(lambda: call("GET", f"{host.url}/api/counter/{LONGEST_KEY}").text == "1")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs orchestration.py: _Replay.entity_message must raise ActionError for EntityId.parse(target)"
+    ".check_size() failures (dfx/emulator/durable/orchestration.py may not be edited in this change)",
+)
+def test_an_orchestration_calling_a_key_storage_cannot_hold_fails_with_the_reason(start_host: HostLauncher):
+    host = start_host(SAMPLES / "counter_entity", "--no-watch", "--task-hub", "entlong" + uuid.uuid4().hex[:8])
+    host.wait_for("Task hub")
+    check = call("POST", f"{host.url}/api/orchestrators/count_twice", json.dumps("k" * 5000).encode()).json()
+    done = eventually(
+        lambda: (d := call("GET", check["statusQueryGetUri"]).json())["runtimeStatus"] in ("Completed", "Failed") and d,
+        timeout=10,
+    )
+    assert done["runtimeStatus"] == "Failed"
+    assert "Entity keys of 'counter' must not exceed 503 characters" in done["output"]
+    time.sleep(0.5)
+    assert "Traceback" not in host.output and "HTTP 400" not in host.output  # nothing sent to the entity

@@ -31,6 +31,42 @@ def test_bad_keys_are_refused(key):
         EntityId("counter", key).validate()
 
 
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("counter", "k" * 503),  # "@counter@" + 503 = 512 UTF-16 code units, Table storage's 1 KiB
+        ("Counter", "k" * 503),  # the name is stored lower-cased
+        ("counter", "^" * 251 + "k"),  # '^' is stored as '^^'
+        ("counter", "\U0001f600" * 251 + "k"),  # beyond U+FFFF: two code units
+        ("counter", "\u20ac" * 503),  # three UTF-8 bytes, one UTF-16 code unit
+    ],
+)
+def test_the_longest_keys_storage_can_hold_are_accepted(name, key):
+    EntityId(name, key).validate()
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "units"),
+    [
+        ("counter", "k" * 504, 504),
+        ("counter", "k" * 5000, 5000),
+        ("counter", "^" * 252, 504),
+        ("counter", "\U0001f600" * 252, 504),
+    ],
+)
+def test_keys_storage_cannot_hold_are_refused_with_the_limit(name, key, units):
+    with pytest.raises(EntityIdError) as raised:
+        EntityId(name, key).validate()
+    message = str(raised.value)
+    assert message.startswith("Entity keys of 'counter' must not exceed 503 characters")
+    assert f"this one has {units}." in message and len(message) < 300
+
+
+def test_an_entity_name_that_leaves_no_room_for_a_key_is_refused():
+    with pytest.raises(EntityIdError, match=r"Entity name 'nnnn.*' is too long: .* at most 512 UTF-16"):
+        EntityId("n" * 510, "k").validate()
+
+
 def test_request_messages_omit_defaults():
     signal = json.loads(request_json("add", input_text='"5"', signal=True, request_id="r1"))
     assert signal == {"op": "add", "signal": True, "input": '"5"', "id": "r1"}

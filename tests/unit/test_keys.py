@@ -2,11 +2,15 @@
 
 import pytest
 
+from dfx.emulator.durable.client import ClientError, validate_instance_id
 from dfx.emulator.storage.keys import (
+    MAX_KEY_UNITS,
     escape_partition_key,
     fnv1a32,
     history_row_key,
+    key_units,
     partition_index,
+    partition_key_units,
     unescape_partition_key,
 )
 
@@ -52,3 +56,19 @@ def test_row_keys_are_sixteen_upper_case_hex_digits():
 def test_fnv1a_matches_the_spec_vectors(text, digest, index):
     assert fnv1a32(text.encode()) == digest
     assert partition_index(text, 4) == index
+
+
+def test_key_sizes_count_utf16_code_units_of_the_escaped_key():
+    assert key_units("abc") == 3 and key_units("\u20ac") == 1 and key_units("\U0001f600") == 2
+    assert partition_key_units("a^b/c") == 7  # a ^^ b ^0 c
+    assert partition_key_units("\x01") == 2
+
+
+@pytest.mark.parametrize("char", ["a", "^", "\U0001f600", "\u20ac"])
+def test_the_longest_orchestration_instance_id_fits_a_partition_key(char):
+    """Instance ids are refused above 256 characters, and escaping at most doubles one: 512 units fit."""
+    longest = char * 256
+    validate_instance_id(longest)
+    assert partition_key_units(longest) <= MAX_KEY_UNITS
+    with pytest.raises(ClientError, match="256 characters"):
+        validate_instance_id(char * 257)

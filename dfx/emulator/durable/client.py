@@ -96,6 +96,14 @@ def validate_instance_id(instance_id: str) -> None:
         )
 
 
+def _validate_entity(entity: EntityId) -> None:
+    """An entity id the extension refuses, or that storage cannot hold, is the caller's error (400)."""
+    try:
+        entity.validate()
+    except EntityIdError as exc:
+        raise ClientError(str(exc), exception_type="System.ArgumentException") from exc
+
+
 class Dispatcher(Protocol):
     """How a client's messages reach the engine that runs their instance."""
 
@@ -287,10 +295,7 @@ class DurableClient:
 
     async def signal_entity(self, entity: EntityId, operation: str, input_text: str | None) -> None:
         """A client signal: an ``op`` event with a signal request (no response) to ``@name@key``."""
-        try:
-            entity.validate()
-        except EntityIdError as exc:
-            raise ClientError(str(exc), exception_type="System.ArgumentException") from exc
+        _validate_entity(entity)
         request = request_json(operation, input_text=input_text, signal=True)
         await self._send(
             OrchestrationInstance(entity.instance_id), EventRaisedEvent(name=OPERATION_EVENT, input=request)
@@ -298,6 +303,7 @@ class DurableClient:
 
     async def entity_state(self, entity: EntityId) -> tuple[bool, Any]:
         """Whether the entity exists, and its state as a JSON value."""
+        _validate_entity(entity)
         record = await self.hub.instances.get(entity.instance_id)
         if record is None:
             return False, None

@@ -13,6 +13,7 @@ from typing import Any
 from dfx.emulator.durable.encoding import compact_json, parse_datetime
 from dfx.emulator.durable.history import EventSentEvent
 from dfx.emulator.durable.sorter import MessageSorter, format_label
+from dfx.emulator.storage.keys import MAX_KEY_UNITS, partition_key_units
 
 ENTITY_PREFIX = "@"
 OPERATION_EVENT = "op"
@@ -49,7 +50,28 @@ class EntityId:
             raise EntityIdError("Entity keys must not be empty.")
         if _BAD_KEY.search(self.key):
             raise EntityIdError("Entity keys must not contain /, \\, #, ?, or control characters.")
-        return self
+        return self.check_size()
+
+    def check_size(self) -> EntityId:
+        """Refuse an id longer than the History and Instances rows can hold as PartitionKey.
+
+        Storage would refuse every write of such an entity, so its messages would be retried for ever.
+        """
+        if partition_key_units(self.instance_id) <= MAX_KEY_UNITS:
+            return self
+        rule = f"the entity id @name@key is a Table storage key, at most {MAX_KEY_UNITS} UTF-16 code units"
+        name = self.name.lower()
+        room = MAX_KEY_UNITS - partition_key_units(f"{ENTITY_PREFIX}{name}{ENTITY_PREFIX}")
+        if room < 1:
+            raise EntityIdError(f"Entity name {_shorten(name)!r} is too long: {rule}.")
+        raise EntityIdError(
+            f"Entity keys of {_shorten(name)!r} must not exceed {room} characters ({rule}; '^' and characters beyond "
+            f"U+FFFF count twice); this one has {partition_key_units(self.key)}."
+        )
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def scheduled_time(event_name: str) -> datetime | None:

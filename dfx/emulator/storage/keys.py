@@ -8,6 +8,9 @@ _UNSPECIAL = {"^": "^", "0": "/", "1": "\\", "2": "#", "3": "?"}
 _CONTROL_OFFSET = 0xC0
 
 SENTINEL_ROW_KEY = "sentinel"
+#: A PartitionKey or RowKey holds at most 1 KiB of UTF-16: 512 code units. Azurite answers a longer one with
+#: 400 InvalidInput on every write (insert, upsert, merge, batch) while reads simply find nothing.
+MAX_KEY_UNITS = 512
 
 FNV_OFFSET_BASIS = 2166136261
 FNV_PRIME = 16777619
@@ -31,6 +34,19 @@ def escape_partition_key(instance_id: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def key_units(key: str) -> int:
+    """The size of a table key in UTF-16 code units (a character beyond U+FFFF takes two)."""
+    return len(key) + sum(1 for ch in key if ord(ch) > 0xFFFF)
+
+
+def partition_key_units(instance_id: str) -> int:
+    """The size of the PartitionKey that stores ``instance_id``, in UTF-16 code units (see MAX_KEY_UNITS).
+
+    Escaping at most doubles a character, so an id of up to MAX_KEY_UNITS // 2 characters always fits.
+    """
+    return key_units(escape_partition_key(instance_id))
 
 
 def unescape_partition_key(key: str) -> str:
