@@ -194,15 +194,14 @@ def test_an_entity_applies_an_orchestrations_requests_in_send_order_and_each_onc
     host.wait_for("Task hub")
     journal = OrchestrationInstance("@journal@k")
     sender = OrchestrationInstance("some-orchestration", "e1")
-    base, labels = utcnow(), []
-    for n in range(3):
-        labels.append(request_label(base, n, labels[-1] if labels else None))
+    labels = [request_label(n) for n in range(3)]
 
     def request(n: int) -> MessageData:
         text = request_json("append", input_text=json.dumps(json.dumps(n + 1)), signal=True,
                             request_id=str(uuid.uuid4()), parent=sender.instance_id,
                             parent_execution=sender.execution_id, timestamp=labels[n],
-                            predecessor=labels[n - 1] if n else None)  # fmt: skip
+                            predecessor=labels[n - 1] if n else None,
+                            predecessor_sent=utcnow() if n else None)  # fmt: skip
         return MessageData(TaskMessage(EventRaisedEvent(name="op", input=text), journal), sender=sender)
 
     def put(*numbers: int) -> None:

@@ -191,12 +191,9 @@ class _Replay:
         instance: OrchestrationInstance,
         name: str,
         now: datetime,
-        label_base: datetime,
         default_version: str = "",
     ) -> None:
         self.history = history
-        self.label_base = label_base
-        """Where the sorter labels of the execution's entity requests count from (``sorter.request_label``)."""
         self.default_version = default_version
         self.instance = instance
         self.name = name
@@ -295,7 +292,7 @@ class _Replay:
         target = action.instance_id or ""
         if not self._existing(event_id, EventSentEvent, OPERATION_EVENT, "a send-event"):
             predecessor, predecessor_sent = self.last_sent.get(target, (None, None))
-            stamp = request_label(self.label_base, event_id, predecessor)
+            stamp = request_label(event_id)
             self.last_sent[target] = (stamp, self.now)
             request = request_json(
                 action.operation or "",
@@ -473,12 +470,7 @@ def run_episode(
     result = call_orchestrator(invoke, context_json(instance_id, history, played_before=len(past)))
     out.ran_orchestrator = True
     out.custom_status = compact_json(result.custom_status) if result.custom_status not in (None, "") else None
-    # The execution's start time is what every run of every episode of it agrees on, pipelined runs included
-    # (an episode may run on a cached history whose last commit is still in flight, and lose with it).
-    label_base = started.timestamp or now
-    replay = _Replay(
-        history, instance=instance, name=name, now=now, label_base=label_base, default_version=default_version
-    )
+    replay = _Replay(history, instance=instance, name=name, now=now, default_version=default_version)
     try:
         replay.replay(result.actions)
         if result.is_done and not result.failed and (stray := replay.unmatched()) is not None:

@@ -7,26 +7,28 @@ whose label it has delivered before. So a signal hidden by a host that died is n
 operations sent after it, and an episode that runs again after a lost commit cannot apply anything twice.
 
 The extension labels with the orchestration's current time, which an episode run again does not share.
-Here a label is the start time of the sender's execution plus the request's sequence number in
-microseconds: the same for every run of an episode, pipelined ones included, and increasing in send order
-within the execution (the sorter starts counting again for a new execution, as the extension's does).
-Since labels are not current times, the reorder window (``entityMessageReorderWindowInMinutes``) is kept
-on the entity's own clock: a sender not heard from for that long is forgotten, and requests held back that
-long for a predecessor are delivered anyway, and so is a request whose predecessor was sent longer ago than
-that (``PredecessorSentAt``, the time the sender decided it): a sender forgotten since cannot be told from
-one never heard of. Messages from clients are not sorted, as in the extension.
+Here a label is a fixed base plus the request's sequence number in microseconds: the same for every run of
+an episode (pipelined runs, continue-as-new and child starts included), and increasing in send order within
+an execution. So the sorter keeps one receive buffer per sending *execution*. Since labels are not times,
+the reorder window (``entityMessageReorderWindowInMinutes``) is kept on the entity's own clock: a sending
+execution not heard from for that long is forgotten; requests held back that long for a predecessor are
+delivered anyway; and so is a request whose predecessor was decided longer ago than that
+(``PredecessorSentAt``), since a sender forgotten meanwhile cannot be told from one never heard of.
+Messages from clients are not sorted, as in the extension.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dfx.emulator.durable.encoding import parse_datetime, to_utc
 
 TICK = timedelta(microseconds=1)
+#: Where labels count from: an ordering label, not a time (written as a .NET DateTime, as the extension's are).
+LABEL_BASE = datetime(2000, 1, 1, tzinfo=UTC)
 #: How Newtonsoft writes ``DateTime.MinValue``, the "nothing delivered yet" mark of a receive buffer.
 MIN_VALUE_TEXT = "0001-01-01T00:00:00"
 
@@ -36,12 +38,9 @@ def format_label(value: datetime) -> str:
     return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
 
 
-def request_label(base: datetime, sequence_number: int, predecessor: datetime | None) -> datetime:
+def request_label(sequence_number: int) -> datetime:
     """The ``Timestamp`` of the request an orchestration sends with ``sequence_number`` (see the module text)."""
-    stamp = base + sequence_number * TICK
-    if predecessor is not None and stamp <= predecessor:
-        stamp = predecessor + TICK
-    return stamp
+    return LABEL_BASE + (sequence_number + 1) * TICK
 
 
 def _parse_optional(value: Any) -> datetime | None:
@@ -78,12 +77,14 @@ class Labelled:
 
 @dataclass
 class ReceiveBuffer:
-    """What an entity remembers of one sending orchestration: its execution, the last label delivered, the
-    requests waiting for a predecessor (by label), and when it last heard from it / began holding back."""
+    """What an entity remembers of one sending execution: the last label delivered, the requests waiting for a
+    predecessor (by label), labels given up on (delivered if they still come), and when it last heard from
+    the sender and began holding back."""
 
     last: datetime | None = None
     execution_id: str | None = None
     buffered: dict[datetime, Labelled] = field(default_factory=dict)
+    skipped: set[datetime] = field(default_factory=set)
     heard: datetime | None = None
     holding_since: datetime | None = None
 
@@ -93,6 +94,8 @@ class ReceiveBuffer:
             data["ExecutionId"] = self.execution_id
         if self.buffered:
             data["Buffered"] = {format_label(k): v.body for k, v in sorted(self.buffered.items())}
+        if self.skipped:
+            data["Skipped"] = [format_label(k) for k in sorted(self.skipped)]
         if self.heard is not None:
             data["Heard"] = format_label(self.heard)
         if self.holding_since is not None:
@@ -110,6 +113,7 @@ class ReceiveBuffer:
             last=_parse_optional(data.get("Last")),
             execution_id=data.get("ExecutionId"),
             buffered=buffered,
+            skipped={t for t in map(_parse_optional, data.get("Skipped") or []) if t is not None},
             heard=_parse_optional(data.get("Heard")),
             holding_since=_parse_optional(data.get("HoldingSince")),
         )
@@ -126,10 +130,14 @@ class ReceiveBuffer:
         self.holding_since = None
 
     def release(self) -> Iterator[Labelled]:
-        """Deliver everything held back, in label order, predecessors or not."""
+        """Deliver everything held back, in label order, predecessors or not (a missing predecessor that comes
+        later is still delivered once)."""
         for label in sorted(self.buffered):
+            request = self.buffered.pop(label)
+            if request.predecessor is not None and (self.last is None or request.predecessor > self.last):
+                self.skipped.add(request.predecessor)
             self.last = label
-            yield self.buffered.pop(label)
+            yield request
         self.holding_since = None
 
 
@@ -167,13 +175,13 @@ class MessageSorter:
         if not window or request.parent is None or request.timestamp is None:
             yield request
             return
-        buffer = self.received.setdefault(request.parent, ReceiveBuffer(execution_id=request.parent_execution))
+        key = f"{request.parent}:{request.parent_execution}"  # execution ids have no ':'
+        buffer = self.received.setdefault(key, ReceiveBuffer(execution_id=request.parent_execution))
         buffer.heard = now
-        if buffer.execution_id != request.parent_execution:
-            # a new execution of the sender: what the old one left waiting goes now, and counting starts over
-            yield from buffer.release()
-            buffer.last = None
-            buffer.execution_id = request.parent_execution
+        if request.timestamp in buffer.skipped:
+            buffer.skipped.discard(request.timestamp)
+            yield request  # given up on when its successors were released, and delivered now that it came
+            return
         if buffer.last is not None and request.timestamp <= buffer.last:
             return  # delivered before: a duplicate
         if request.timestamp in buffer.buffered:
