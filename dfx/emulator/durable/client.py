@@ -29,7 +29,7 @@ from dfx.emulator.durable.history import (
     TaskFailedEvent,
     utcnow,
 )
-from dfx.emulator.durable.orchestration import parse_output
+from dfx.emulator.durable.orchestration import MAX_INSTANCE_ID, parse_output
 from dfx.emulator.storage.errors import StorageError
 from dfx.emulator.storage.instances_table import InstanceRecord
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
@@ -46,6 +46,8 @@ DEDUPE_STATUSES = frozenset(
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CLIENT_SENDER = OrchestrationInstance("", "")
+#: How often a start that may replace any state tries again after losing its row write to a checkpoint.
+OVERWRITE_ATTEMPTS = 3
 
 
 class ClientError(DfxError):
@@ -90,9 +92,10 @@ def validate_instance_id(instance_id: str) -> None:
             "instanceId (Parameter 'Orchestration instance ids must not contain /, \\, #, ?, or control characters.')",
             exception_type="System.ArgumentException",
         )
-    if len(instance_id) > 256:
+    if len(instance_id) > MAX_INSTANCE_ID:
         raise ClientError(
-            "Instance ID lengths must not exceed 256 characters.", exception_type="System.ArgumentException"
+            f"Instance ID lengths must not exceed {MAX_INSTANCE_ID} characters.",
+            exception_type="System.ArgumentException",
         )
 
 
@@ -172,9 +175,21 @@ class DurableClient:
         """
         instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
         validate_instance_id(instance_id)
-        existing = await self.hub.instances.get(instance_id, fetch_large=False)
-        if existing is not None and not self.overwrite_running and existing.runtime_status in DEDUPE_STATUSES:
-            raise _already_exists(existing.runtime_status)
+        # With AnyState a start replaces the row whatever it holds, so losing to a checkpoint of the running
+        # execution (its row write changed the ETag) only means trying again on a fresh read.
+        for _ in range(OVERWRITE_ATTEMPTS if self.overwrite_running else 1):
+            existing = await self.hub.instances.get(instance_id, fetch_large=False)
+            if existing is not None and not self.overwrite_running and existing.runtime_status in DEDUPE_STATUSES:
+                raise _already_exists(existing.runtime_status)
+            if await self._try_start(name, instance_id, input_text, version, existing):
+                return instance_id
+        winner = await self.hub.instances.get(instance_id, fetch_large=False)
+        raise _already_exists(winner.runtime_status if winner is not None else OrchestrationStatus.Pending)
+
+    async def _try_start(
+        self, name: str, instance_id: str, input_text: str | None, version: str | None, existing: InstanceRecord | None
+    ) -> bool:
+        """One start attempt against the row as read (``existing``): whether its row write won."""
         now = utcnow()
         execution = OrchestrationInstance(instance_id, uuid.uuid4().hex)
         generation = existing.generation + 1 if existing is not None else 0
@@ -201,10 +216,7 @@ class DurableClient:
             )
         finally:
             await self._sender.start_decided(sent, won=won, new_instance=existing is None)
-        if not won:
-            winner = await self.hub.instances.get(instance_id, fetch_large=False)
-            raise _already_exists(winner.runtime_status if winner is not None else OrchestrationStatus.Pending)
-        return instance_id
+        return bool(won)
 
     async def require(self, instance_id: str) -> InstanceRecord:
         record = await self.hub.instances.get(instance_id)

@@ -71,7 +71,7 @@ from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
 from dfx.emulator.storage.instances_table import CheckpointColumns, InstanceRecord, checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
-from dfx.emulator.storage.queues import delay_seconds
+from dfx.emulator.storage.queues import abandon_delay, delay_seconds
 from dfx.emulator.storage.taskhub import TaskHub
 from dfx.emulator.worker import sdk_speedups
 from dfx.emulator.worker.converters import call_durable_trigger
@@ -82,6 +82,8 @@ log = logging.getLogger(__name__)
 MIN_POLL = 0.05
 OUT_OF_ORDER_GRACE = 5
 MAX_SIGNAL_DELAY = timedelta(days=6)
+#: The longest a message waiting for something on its way (a start, a request) is put back for, in seconds.
+MAX_WAIT_DELAY = 60
 
 
 @dataclass
@@ -309,7 +311,7 @@ class Engine:
             except Exception as exc:  # the loop goes on whatever happens; the next round tries again
                 self._failed(exc, "The partition lease round")
             else:
-                self.health.answered()
+                self.health.answered("table")
 
     # -- polling ------------------------------------------------------------------------------------
 
@@ -338,7 +340,7 @@ class Engine:
             self._failed(exc, f"Receiving from {queue_name}")
             messages = []
         else:
-            self.health.answered()
+            self.health.answered("queue")
         if messages:
             return messages, MIN_POLL
         woken = await self._wait(queue_name, delay)
@@ -446,12 +448,14 @@ class Engine:
         """Give messages back to their queues (after the provider's back-off, or ``delay`` seconds)."""
 
         async def give_back(message: ReceivedMessage) -> None:
-            with contextlib.suppress(StorageError, OSError):
+            try:
                 local = self._local_replies.pop(message.message_id, None)
                 if local is not None:
                     await self._make_durable(local)
                 elif not is_local(message):
                     await self.hub.queues.abandon(message, delay)
+            except Exception as exc:  # it shows again when its visibility timeout ends
+                self._failed(exc, f"Giving back message {message.message_id}")
 
         await asyncio.gather(*(give_back(message) for message in batch))
 
@@ -493,9 +497,12 @@ class Engine:
             return
         cached = instance_id in self.cache
         past = await self._history(instance_id)
-        batch = await self._admit_starts(instance_id, batch)
+        batch, undecided = await self._admit_starts(instance_id, batch)
+        if undecided:  # a start of this id is not decided yet: what came with it must not run before it
+            await self._put_back(batch)
+            return
         starts = [m for m in batch if isinstance(m.event, ExecutionStartedEvent)]
-        if cached and not starts and (not past or current_status(past).is_terminal):
+        if cached and self._would_drop(past, starts, batch):
             # About to drop messages: never on the word of the cache alone (storage-layout §7 decides on
             # what storage holds, and another host may have written since this one cached the history).
             past = await self._history(instance_id, fresh=True)
@@ -522,22 +529,57 @@ class Engine:
             return
         status = current_status(past) if past else OrchestrationStatus.Running
         if status.is_terminal and not starts:
-            await self._delete(batch)  # messages to terminal instances are discarded (§7)
+            if await self._restart_pending(instance_id, past):
+                await self._put_back(batch)  # they belong to the new execution, whose start comes next
+            else:
+                await self._delete(batch)  # messages to terminal instances are discarded (§7)
             return
         started = execution_started(past) if past else None
         source = started.orchestration_instance if started is not None else starts[0].data.target
         execution_id = source.execution_id
         kept, stale, early = self._filter(batch, past, execution_id)
         await self._delete(stale)
-        await self._abandon(early)
+        await self._put_back(early)
         if not kept:
             return
         await self._episode(instance_id, past, start_index, kept)
 
-    async def _admit_starts(self, instance_id: str, batch: list[ReceivedMessage]) -> list[ReceivedMessage]:
+    @staticmethod
+    def _would_drop(past: list[HistoryEvent], starts: list[ReceivedMessage], batch: list[ReceivedMessage]) -> bool:
+        """Whether ``past`` would have messages of ``batch`` dropped: no such instance, a terminal one, or
+        messages to another execution than its current one."""
+        if starts:
+            return False
+        if not past or current_status(past).is_terminal:
+            return True
+        started = execution_started(past)
+        current = started.orchestration_instance.execution_id if started else None
+        return any(m.data.target.execution_id not in (None, current) for m in batch)
+
+    async def _restart_pending(self, instance_id: str, past: list[HistoryEvent]) -> bool:
+        """Whether the Instances row names a Pending execution other than the one ``past`` holds: a start
+        that has won but not run yet (its message may still be hidden or waiting for its check)."""
+        row = await self.hub.instances.get(instance_id, fetch_large=False)
+        started = execution_started(past) if past else None
+        current = started.orchestration_instance.execution_id if started else None
+        return bool(
+            row is not None and row.runtime_status == OrchestrationStatus.Pending and row.execution_id
+            and row.execution_id != current
+        )  # fmt: skip
+
+    async def _put_back(self, messages: list[ReceivedMessage]) -> None:
+        """Give back messages that must wait for something on its way: soon at first, then backing off."""
+        groups: dict[int, list[ReceivedMessage]] = {}
+        for message in messages:
+            n = message.dequeue_count
+            groups.setdefault(1 if n <= 3 else min(abandon_delay(n), MAX_WAIT_DELAY), []).append(message)
+        await asyncio.gather(*(self._abandon(group, delay) for delay, group in groups.items()))
+
+    async def _admit_starts(self, instance_id: str, batch: list[ReceivedMessage]) -> tuple[list[ReceivedMessage], bool]:
         """The batch without the client starts that lost to another start of the id (dropped) or whose
-        Instances row is not written yet (put back); see ``dedupe``."""
+        Instances row is not written yet (put back, and True: the rest of the batch must wait too)."""
         kept: list[ReceivedMessage] = []
+        undecided = False
         row: InstanceRecord | None = None
         read = False
         for message in batch:
@@ -557,6 +599,8 @@ class Engine:
                 message.dequeue_count,
                 row.execution_id if row is not None else None,
                 row.generation if row is not None else None,
+                created=event.timestamp,
+                row_created=row.created_time if row is not None else None,
             )
             if verdict is StartVerdict.RUN:
                 kept.append(message)
@@ -568,8 +612,9 @@ class Engine:
                 )  # fmt: skip
                 await self._delete([message])
             else:
-                await self._abandon([message])
-        return kept
+                await self._put_back([message])
+                undecided = True
+        return kept, undecided
 
     def _filter(
         self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
@@ -593,8 +638,10 @@ class Engine:
             answer = isinstance(event, EventRaisedEvent) and sender is not None and is_entity(sender.instance_id or "")
             if answer and requests is None:
                 requests = {sent_request(e).get("id") for e in past if isinstance(e, EventSentEvent)}
-            if answer and getattr(event, "name", None) not in (requests or ()):  # answers a request not yet sent
-                (early if message.dequeue_count <= OUT_OF_ORDER_GRACE else stale).append(message)
+            if answer and getattr(event, "name", None) not in (requests or ()):
+                # an answer to a request not in history yet: its episode will run again and send the request
+                # again, which the entity drops as a duplicate, so this answer must never be given up on
+                early.append(message)
                 continue
             pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
             if event.event_type in COMPLETION_EVENT_TYPES and pointer is not None:
@@ -609,22 +656,23 @@ class Engine:
         return kept, stale, early
 
     async def _no_such_instance(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
-        """Messages for an instance without history: a terminate of a Pending one is recorded; the rest are put
-        back a few times (their start may still be on its way) and then dropped, with a warning."""
-        if any(isinstance(m.event, ExecutionTerminatedEvent) for m in batch):
-            record = await self.hub.instances.get(instance_id, fetch_large=False)
-            if record is not None and record.runtime_status == OrchestrationStatus.Pending:
-                reason = next(m.event for m in batch if isinstance(m.event, ExecutionTerminatedEvent))
-                now = utcnow()
-                columns = {"RuntimeStatus": "Terminated", "Output": getattr(reason, "input", None)}
-                await self.hub.instances.merge(instance_id, {**columns, "LastUpdatedTime": now, "CompletedTime": now})
+        """Messages for an instance without history: a terminate of a Pending one is recorded; the rest wait
+        while the Instances row says the instance is Pending (its start is on its way, perhaps hidden by a
+        host that died), and are dropped with a warning when there is no such instance."""
+        record = await self.hub.instances.get(instance_id, fetch_large=False)
+        pending = record is not None and record.runtime_status == OrchestrationStatus.Pending
+        if pending and any(isinstance(m.event, ExecutionTerminatedEvent) for m in batch):
+            reason = next(m.event for m in batch if isinstance(m.event, ExecutionTerminatedEvent))
+            now = utcnow()
+            columns = {"RuntimeStatus": "Terminated", "Output": getattr(reason, "input", None)}
+            await self.hub.instances.merge(instance_id, {**columns, "LastUpdatedTime": now, "CompletedTime": now})
+            pending = False
         early = [
             m
             for m in batch
-            if m.dequeue_count <= OUT_OF_ORDER_GRACE and not isinstance(m.event, ExecutionTerminatedEvent)
+            if (pending or m.dequeue_count <= OUT_OF_ORDER_GRACE) and not isinstance(m.event, ExecutionTerminatedEvent)
         ]
-        for message in early:
-            await self.hub.queues.abandon(message)
+        await self._put_back(early)
         dropped = [m for m in batch if m not in early]
         lost = [m for m in dropped if not isinstance(m.event, ExecutionTerminatedEvent)]
         if lost:
@@ -883,13 +931,28 @@ class Engine:
             self._row_writes[instance_id] = task
 
     async def _write_rows(self, instance_id: str) -> None:
+        """Write the instance's pending row updates until none is left; a failed write is merged back under
+        what came meanwhile and tried again with back-off (the last checkpoint of an instance has no later
+        one to repair its row), until the host stops."""
+        delay = MIN_POLL
         try:
             while instance_id in self._pending_rows:
                 update, offloaded = self._pending_rows.pop(instance_id)
                 try:
                     await self.hub.instances.write_checkpoint(instance_id, update, offloaded)
-                except Exception as exc:  # best effort (storage-layout §8.3): the next checkpoint writes it again
+                    delay = MIN_POLL
+                except Exception as exc:
                     self._failed(exc, f"Updating the Instances row of {instance_id!r}")
+                    newer = self._pending_rows.pop(instance_id, None)
+                    if newer is not None:
+                        update.columns.update(newer[0].columns)
+                        update.blob_sources.update(newer[0].blob_sources)
+                        offloaded = {**offloaded, **newer[1]}
+                    self._pending_rows[instance_id] = (update, offloaded)
+                    if self.stopping.is_set():
+                        return
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.settings.durable.max_queue_polling_interval)
         finally:
             self._row_writes.pop(instance_id, None)
 

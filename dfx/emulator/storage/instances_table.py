@@ -363,15 +363,15 @@ class InstancesTable:
         if input_url is None:
             await self._offload_input(key, row)
         try:
-            if existing_etag is None:
-                await self._table.create_entity(row)
-            else:
-                await self._table.update_entity(
-                    row,
-                    mode=UpdateMode.REPLACE,
-                    etag=existing_etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
+            if existing_etag is not None:
+                try:
+                    await self._table.update_entity(
+                        row, mode=UpdateMode.REPLACE, etag=existing_etag, match_condition=MatchConditions.IfNotModified
+                    )
+                    return True
+                except ResourceNotFoundError:
+                    pass  # purged since it was read: the id is free, and the insert below decides
+            await self._table.create_entity(row)
         except (ResourceExistsError, HttpResponseError) as exc:
             if getattr(exc, "status_code", None) not in (409, 412):
                 raise
