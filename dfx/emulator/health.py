@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
+import aiohttp
 from azure.core.exceptions import HttpResponseError
 
 from dfx.emulator.storage.errors import StorageError, StorageUnavailableError
@@ -25,37 +26,48 @@ REPEAT_INTERVAL = 10.0
 
 def is_storage_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is storage trouble (an error answer, no answer) rather than a bug of dfx's own."""
-    return isinstance(exc, StorageError | OSError | ServiceError | HttpResponseError)
+    return isinstance(exc, StorageError | ServiceError | HttpResponseError | aiohttp.ClientError | TimeoutError)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, StorageUnavailableError | aiohttp.ClientConnectionError | TimeoutError)
 
 
 class StorageHealth:
-    """Collects the storage failures of a host's background work and says what users need to know."""
+    """Collects the storage failures of a host's background work and says what users need to know.
+
+    An outage is said once however many services it takes down, and is over when every service that failed
+    has answered again: a success of the queues does not end an outage of the tables.
+    """
 
     def __init__(self) -> None:
-        self.down_since: float | None = None
-        self.cause: StorageError | None = None
+        self.down: dict[str, tuple[float, StorageError]] = {}
         self._last_said: dict[str, float] = {}
         self._quiet: dict[str, int] = {}
 
     @property
     def reason(self) -> str | None:
         """Why storage cannot be used now (for the body of a 503), or None while it answers."""
-        if self.down_since is None or self.cause is None:
+        if not self.down:
             return None
-        hint = f" {self.cause.hint}" if self.cause.hint else ""
-        return f"{self.cause.message}{hint}"
+        cause = next(iter(self.down.values()))[1]
+        hint = f" {cause.hint}" if cause.hint else ""
+        return f"{cause.message}{hint}"
 
     def failed(self, exc: BaseException, doing: str) -> None:
-        """``doing`` failed with ``exc`` (a storage error, or an OSError from below the storage layer)."""
-        if isinstance(exc, StorageUnavailableError) or (isinstance(exc, OSError) and not isinstance(exc, StorageError)):
+        """``doing`` failed with ``exc`` (see ``is_storage_failure``)."""
+        if _is_outage(exc):
             cause = (
                 exc if isinstance(exc, StorageError) else StorageUnavailableError(f"Storage does not answer ({exc}).")
             )
-            if self.down_since is None:
-                self.down_since, self.cause = time.monotonic(), cause
+            # queues and tables report their successes (every poll, every lease round); others end with any
+            service = cause.service if cause.service in ("queue", "table") else "storage"
+            if not self.down:
+                self.down[service] = (time.monotonic(), cause)
                 hint = f" hint: {cause.hint}" if cause.hint else ""
                 log.warning("%s dfx retries with back-off until it answers.%s", cause.message, hint)
-            else:
+            else:  # the same outage (the other services of an account usually go with the first)
+                self.down.setdefault(service, (time.monotonic(), cause))
                 log.debug("%s failed while storage is down: %s", doing, exc)
             return
         kind = f"{type(exc).__name__}:{getattr(exc, 'status', getattr(exc, 'status_code', ''))}"
@@ -69,8 +81,12 @@ class StorageHealth:
         suffix = f" ({more} more like it since the last such line)" if more else ""
         log.warning("%s failed: %s%s", doing, exc, suffix)
 
-    def answered(self) -> None:
-        """A storage call succeeded: an outage, if there was one, is over."""
-        if self.down_since is not None:
-            log.warning("Storage answers again after %.0f s; work goes on.", time.monotonic() - self.down_since)
-            self.down_since, self.cause = None, None
+    def answered(self, service: str) -> None:
+        """A call to ``service`` succeeded: its outage, if there was one, is over."""
+        if not self.down:
+            return
+        began = min(since for since, _ in self.down.values())
+        for key in (service, "storage"):
+            self.down.pop(key, None)
+        if not self.down:
+            log.warning("Storage answers again after %.0f s; work goes on.", time.monotonic() - began)

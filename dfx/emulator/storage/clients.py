@@ -103,12 +103,12 @@ def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             ConnectionError,
             TimeoutError,
         ) as exc:
-            raise unavailable(owner.account, exc, service) from exc
+            raise unavailable(owner.account, exc, service).at(service) from exc
         except ClientAuthenticationError as exc:
-            raise refused(owner.account, exc.message or str(exc), service) from exc
+            raise refused(owner.account, exc.message or str(exc), service).at(service) from exc
         except ServiceError as exc:
             if exc.status == 403:
-                raise refused(owner.account, exc.message, service) from exc
+                raise refused(owner.account, exc.message, service).at(service) from exc
             raise
 
     return wrapper

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from dfx.errors import DfxError
 
 
 class StorageError(DfxError):
     """Base class of every storage-layer failure."""
+
+    service: str | None = None
+    """The storage service that failed ("blob", "queue", "table"), when known."""
+
+    def at(self, service: str | None) -> Self:
+        """This error, saying which service failed."""
+        self.service = service
+        return self
 
 
 class ConnectionStringError(StorageError):
