@@ -233,11 +233,6 @@ def test_the_sdk_client_is_refused_a_key_storage_cannot_hold(host: RunningHost):
     assert eventually(lambda: call("GET", f"{host.url}/api/counter/{LONGEST_KEY}").text == "1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs orchestration.py: _Replay.entity_message must raise ActionError for EntityId.parse(target)"
-    ".check_size() failures (dfx/emulator/durable/orchestration.py may not be edited in this change)",
-)
 def test_an_orchestration_calling_a_key_storage_cannot_hold_fails_with_the_reason(start_host: HostLauncher):
     host = start_host(SAMPLES / "counter_entity", "--no-watch", "--task-hub", "entlong" + uuid.uuid4().hex[:8])
     host.wait_for("Task hub")

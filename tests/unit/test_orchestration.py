@@ -66,6 +66,11 @@ def add_add_get(context: df.DurableOrchestrationContext):
     return [total, child]
 
 
+@app.orchestration_trigger(context_name="context")
+def long_child(context: df.DurableOrchestrationContext):
+    yield context.call_sub_orchestrator("cities", None, "c" * 300)
+
+
 FUNCTIONS = {f.name: f for f in map(index_function, app.get_functions())}
 
 
@@ -191,6 +196,7 @@ def test_an_episode_run_again_after_a_lost_commit_sends_the_same_requests_and_ch
         return instance.episode(TaskCompletedEvent(task_scheduled_id=0, result='"done"'))
 
     first, second = rerun(), rerun()
+
     def identity(result: EpisodeResult) -> list[tuple[str, str, str | None]]:
         bodies = [json.loads(o.event.input) for o in result.outbound]
         return [(b["id"], b["Timestamp"], b.get("Predecessor")) for b in bodies]
@@ -210,3 +216,10 @@ def test_an_episode_run_again_after_a_lost_commit_sends_the_same_requests_and_ch
     instance.history = instance.history[: -len(answered.appended)]
     again = instance.episode(EventRaisedEvent(name=bodies[2]["id"], input='{"result":"7"}'))
     assert again.outbound[0].event.orchestration_instance == child_start.orchestration_instance
+
+
+def test_a_child_id_longer_than_instance_ids_may_be_fails_the_orchestration_instead_of_looping():
+    instance = Instance("long_child")
+    result = instance.episode(instance.started)
+    assert result.status == OrchestrationStatus.Failed and not result.outbound
+    assert "Instance ID lengths must not exceed 256 characters." in result.appended[-2].result

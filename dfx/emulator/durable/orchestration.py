@@ -17,7 +17,7 @@ from typing import Any
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
 from dfx.emulator.durable.encoding import compact_json, parse_datetime, to_sdk_json
-from dfx.emulator.durable.entities import OPERATION_EVENT, request_json, sent_request
+from dfx.emulator.durable.entities import OPERATION_EVENT, EntityId, EntityIdError, request_json, sent_request
 from dfx.emulator.durable.history import (
     ContinueAsNewEvent,
     EventRaisedEvent,
@@ -63,6 +63,7 @@ _KIND_WORDS = {
 }
 
 Invoke = Callable[[str], str]
+MAX_INSTANCE_ID = 256
 #: The namespace of every id an episode derives (request ids, child and continue-as-new execution ids).
 ID_NAMESPACE = uuid.UUID("5b1d1bd2-8f4e-4c5a-9a51-6b1f3c0d7e21")
 
@@ -167,7 +168,10 @@ def call_orchestrator(invoke: Invoke, payload: str) -> OrchestratorResult:
         text = invoke(payload)
     except Exception as exc:
         return OrchestratorResult.from_exception(exc)
-    return OrchestratorResult.from_state_json(text)
+    try:
+        return OrchestratorResult.from_state_json(text)
+    except ActionError as exc:  # an answer dfx cannot read fails the instance instead of retrying for ever
+        return OrchestratorResult.from_exception(exc)
 
 
 @dataclass
@@ -265,6 +269,8 @@ class _Replay:
         child_id = action.instance_id or f"{self.instance.execution_id}:{event_id}"
         if child_id.startswith("@") or child_id == self.instance.instance_id:
             raise ActionError(f"Sub-orchestration instance id {child_id!r} is not allowed.")
+        if len(child_id) > MAX_INSTANCE_ID:  # the client's limit (host-protocol §7); storage holds no longer key
+            raise ActionError(f"Instance ID lengths must not exceed {MAX_INSTANCE_ID} characters.")
         if not self._existing(event_id, SubOrchestrationInstanceCreatedEvent, name, "a sub-orchestration"):
             self.decisions.append(
                 SubOrchestrationInstanceCreatedEvent(
@@ -290,6 +296,10 @@ class _Replay:
     def entity_message(self, event_id: int, action: Action, *, signal: bool) -> None:
         """A call or signal to an entity: EventSent in history, the request to the entity (§3.5)."""
         target = action.instance_id or ""
+        try:
+            EntityId.parse(target).check_size()
+        except EntityIdError as exc:  # storage could not hold the entity: its messages would be retried for ever
+            raise ActionError(str(exc)) from exc
         if not self._existing(event_id, EventSentEvent, OPERATION_EVENT, "a send-event"):
             predecessor, predecessor_sent = self.last_sent.get(target, (None, None))
             stamp = request_label(event_id)
