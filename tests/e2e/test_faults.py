@@ -223,3 +223,16 @@ def test_an_entity_applies_an_orchestrations_requests_in_send_order_and_each_onc
     put(0, 1)  # late duplicates
     time.sleep(2)
     assert state() == [1, 2, 3]
+
+
+def test_an_event_raised_right_after_a_restart_through_another_host_reaches_the_new_execution(
+    start_host: HostLauncher, tmp_path: Path
+):
+    a, b, _ = start_pair(tmp_path, start_host)
+    event = {"Content-Type": "application/json"}
+    for run, host in enumerate((a, b, b)):  # the first run on the owner, then restarts of the completed id via B
+        assert call("POST", f"{host.url}/api/start/approval/again", json.dumps(f"run{run}").encode()).status == 202
+        raised = call("POST", f"{host.url}/{API}/instances/again/raiseEvent/approve", b'"go"', event)
+        assert raised.status == 202, raised.text
+        done = wait_all(a, ["again"], timeout=30)["again"]
+        assert (done["runtimeStatus"], done["output"]) == ("Completed", f"hello hello run{run} / go"), b.output[-3000:]
