@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,6 +17,31 @@ from dfx.cli.console import err
 from dfx.errors import DfxError
 
 log = logging.getLogger(__name__)
+
+
+def _show_flags_as_flags() -> None:
+    """Leave the type out of a flag's row in ``--help``: no ``--version <bool>``, which reads as if it took a value.
+
+    Typer's rich help gives every option a type column, flags included (typer 0.2x: ``display_type_rich``); a
+    flag (``--json``, ``--watch/--no-watch``, ``--help``) takes no value, so it shows none, as click's plain help
+    does. Options that take a value keep theirs (``--port <int range>``). Typer releases without the method
+    already show flags so and are left alone.
+    """
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if option is None or shown is None or getattr(shown, "dfx_flags_plain", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) or getattr(self, "count", False):
+            return None
+        return shown(self, ctx)
+
+    display_type_rich.dfx_flags_plain = True  # type: ignore[attr-defined]
+    setattr(option, "display_type_rich", display_type_rich)  # noqa: B010 (a method of typer's, replaced once)
+
+
+_show_flags_as_flags()
 
 app = typer.Typer(
     name="dfx",

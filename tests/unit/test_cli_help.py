@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -42,6 +43,49 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]):
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
     assert "Example" in result.output, f"dfx {' '.join(path)} --help shows no example"
+
+
+# An option's row in a help panel: a "*" if required, its names (long ones comma-joined, short, --no- form), then
+# its type if it shows one, then the help.
+OPTION_ROW = re.compile(r"^│ \*? *(?P<names>(?:-[-\w,]+ +)+)(?P<rest>.*)$")
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+def _help_rows(path: tuple[str, ...]) -> dict[str, str]:
+    """``dfx PATH --help`` on a wide terminal: each option row's first name -> what follows its names."""
+    result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "300"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {}
+    for line in result.output.splitlines():
+        if match := OPTION_ROW.match(line):
+            rows[match["names"].split()[0].split(",")[0]] = match["rest"].strip()
+    return rows
+
+
+@pytest.mark.parametrize("path", [(), *ALL_COMMANDS], ids=lambda path: " ".join(("dfx", *path)))
+def test_flags_show_no_value_in_help(path: tuple[str, ...]):
+    """``--version``, ``--json``, ``--watch/--no-watch``, ``--help``: no ``<bool>`` after a flag, as if it took one."""
+    flags = {"--help"} | {
+        next(o for o in param.opts if o.startswith("--"))
+        for param in _command(path).params
+        if getattr(param, "is_flag", False) and not getattr(param, "hidden", False) and param.opts
+    }
+    rows = _help_rows(path)
+    assert flags <= rows.keys(), f"flags without a row: {flags - rows.keys()}"
+    shown = {flag: rows[flag] for flag in flags if rows[flag].startswith("<")}
+    assert not shown, f"dfx {' '.join(path)} --help shows a value for flags: {shown}"
+
+
+def test_options_that_take_a_value_still_show_its_type():
+    rows = _help_rows(("start",))
+    assert rows["--port"].startswith("<int range>") and rows["--cors"].startswith("<str>"), rows
+    assert rows["--watch"].startswith("Restart the host"), rows
 
 
 def test_version_prints_the_package_version():
