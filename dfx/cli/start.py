@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dfx.emulator.config import load_settings
+from dfx.emulator.config import load_settings, require_app_script, require_project_root
 
 
 def start(
@@ -49,6 +49,10 @@ def start(
         from dfx.emulator.parent import die_with_parent
 
         die_with_parent(supervisor_pid)
+    # A folder with no app is refused at once, before Azurite or the port (--watch and --no-watch alike); a host
+    # under the supervisor (listen_fd) serves a 503 with the reason instead, until the app is back.
+    if listen_fd is None:
+        require_project_root(app_dir)
     names = tuple(name for item in functions or () for name in item.split())
     settings = load_settings(
         app_dir,
@@ -61,6 +65,8 @@ def start(
         verbose=verbose,
         watch=watch,
     )
+    if listen_fd is None:
+        require_app_script(settings)
     if watch and listen_fd is None:
         child_args = [str(settings.app_dir), "--port", str(settings.port)]
         child_args += [arg for name in names for arg in ("--functions", name)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,10 @@ _TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2}(?:\.\d+)?)")
 
 class ConfigError(DfxError):
     """A configuration file or value that dfx cannot use."""
+
+
+class NoAppError(ConfigError):
+    """``dfx start`` given a folder that holds no function app: no host.json, or no app script beside it."""
 
 
 def read_json_file(path: Path) -> dict[str, Any] | None:
@@ -384,4 +389,56 @@ def load_settings(
         enforce_keys=enforce_keys,
         verbose=verbose,
         watch=watch,
+    )
+
+
+def _init_command(app_dir: Path | str) -> str:
+    """``dfx init`` for ``app_dir`` as the user gave it (no folder argument for the current one)."""
+    given = str(app_dir)
+    return "dfx init" if Path(given).resolve() == Path.cwd().resolve() else f"dfx init {shlex.quote(given)}"
+
+
+def require_project_root(app_dir: Path | str) -> None:
+    """Refuse a folder without host.json before anything is read or started for it.
+
+    Core Tools' ``func start`` says "Unable to find project root. Expecting to find one of host.json,
+    local.settings.json in project root."; dfx takes the folder it is given (it does not search the parents)
+    and needs its host.json, which Azure needs too.
+    """
+    app = Path(app_dir).resolve()
+    if not app.exists():
+        raise NoAppError(
+            f"Unable to find project root: {app} does not exist.",
+            hint=f"Create a function app there with: {_init_command(app_dir)}",
+        )
+    if not app.is_dir():
+        raise NoAppError(
+            f"Unable to find project root: {app} is a file, not a folder.",
+            hint="Pass the function app's folder: dfx start APP_DIR",
+        )
+    if not (app / HOST_JSON).is_file():
+        hint = (
+            f'Add a {HOST_JSON} holding {{"version": "2.0"}} beside {DEFAULT_SCRIPT}.'
+            if (app / DEFAULT_SCRIPT).is_file()
+            else "Run dfx start in a function app's folder (or pass it: dfx start APP_DIR), "
+            f"or create an app with: {_init_command(app_dir)}"
+        )
+        raise NoAppError(f"Unable to find project root: {app} has no {HOST_JSON}.", hint=hint)
+
+
+def require_app_script(settings: Settings) -> None:
+    """Refuse a project root whose app script (``function_app.py`` or ``PYTHON_SCRIPT_FILE_NAME``) is missing."""
+    if settings.script_path.is_file():
+        return
+    if settings.script_file == DEFAULT_SCRIPT:
+        raise NoAppError(
+            f"{settings.app_dir} has a {HOST_JSON} but no {DEFAULT_SCRIPT}: there is no app to host.",
+            hint=f"Create the app with: {_init_command(settings.app_dir)} --force (it rewrites host.json and "
+            "local.settings.json too), or set PYTHON_SCRIPT_FILE_NAME to your app's script.",
+        )
+    raise NoAppError(
+        f"{settings.app_dir} has a {HOST_JSON} but no {settings.script_file} (PYTHON_SCRIPT_FILE_NAME): "
+        "there is no app to host.",
+        hint=f"Create {settings.script_file}, or set PYTHON_SCRIPT_FILE_NAME (in the environment or "
+        f"{LOCAL_SETTINGS}) to your app's script.",
     )

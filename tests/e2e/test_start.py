@@ -33,13 +33,13 @@ def app_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_start(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "AzureWebJobsStorage"}
+def run_start(app_dir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("AzureWebJobsStorage", "PYTHON_SCRIPT_FILE_NAME")}
     return subprocess.run(
         [sys.executable, "-m", "dfx", "start", str(app_dir), *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         env=env,
         stdin=subprocess.DEVNULL,
     )
@@ -68,6 +68,64 @@ def test_a_port_in_use_is_one_line_before_azurite_or_the_app_starts(app_dir: Pat
         result = run_start(app_dir, "--port", str(port), mode)
     one_line_error(result, f"Port {port} is already in use.", hint="choose another port with --port")
     assert "Azurite" not in result.stdout and not (app_dir / ".dfx" / "azurite").exists(), result.stdout
+
+
+# Folders that hold no app to host, and the one line dfx start refuses each with.
+NO_APP = {
+    "empty": ({}, "has no host.json", "dfx init"),
+    "only-settings": ({"local.settings.json": '{"IsEncrypted": false, "Values": {}}'}, "has no host.json", "dfx init"),
+    "no-host-json": ({"function_app.py": APP}, "has no host.json", 'holding {"version": "2.0"}'),
+    "no-script": ({"host.json": '{"version": "2.0"}'}, "has a host.json but no function_app.py", "--force (it"),
+    "other-script": (
+        {"host.json": '{"version": "2.0"}', "function_app.py": APP,
+         "local.settings.json": '{"Values": {"PYTHON_SCRIPT_FILE_NAME": "main.py"}}'},
+        "has a host.json but no main.py (PYTHON_SCRIPT_FILE_NAME)",
+        "Create main.py",
+    ),
+}  # fmt: skip
+
+
+def no_app(tmp_path: Path, case: str) -> tuple[Path, str, str]:
+    files, fragment, hint = NO_APP[case]
+    folder = tmp_path / case
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder, fragment, hint
+
+
+@pytest.mark.parametrize("mode", ["--watch", "--no-watch"])
+@pytest.mark.parametrize("case", list(NO_APP))
+def test_a_folder_with_no_app_is_refused_before_the_port_is_bound(tmp_path: Path, case: str, mode: str):
+    """Core Tools' "Unable to find project root" (or: no script to host), not the port's error: nothing was bound."""
+    folder, fragment, hint = no_app(tmp_path, case)
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", port))
+        taken.listen()
+        result = run_start(folder, "--port", str(port), mode, timeout=20)
+    one_line_error(result, fragment, hint=hint)
+    assert "Unable to find project root" in result.stderr or case in ("no-script", "other-script"), result.stderr
+    assert not (folder / ".dfx").exists() and result.stdout == "", result.stdout
+
+
+@pytest.mark.parametrize("mode", ["--watch", "--no-watch"])
+def test_a_folder_with_no_app_starts_nothing(tmp_path: Path, mode: str):
+    """No Azurite, no "Host started", no 503s: one line and exit 1 at once."""
+    for case in ("empty", "no-script"):
+        folder, fragment, hint = no_app(tmp_path, case)
+        started = time.monotonic()
+        result = run_start(folder, "--port", str(free_port()), mode, timeout=20)
+        one_line_error(result, fragment, hint=hint)
+        assert time.monotonic() - started < 10 and "Azurite" not in result.stdout + result.stderr, result
+        assert "Host started" not in result.stdout and not (folder / ".dfx").exists(), result.stdout
+
+
+def test_a_missing_folder_is_refused_with_the_init_command_for_it(tmp_path: Path):
+    result = run_start(tmp_path / "demo", "--no-watch", timeout=20)
+    one_line_error(result, f"Unable to find project root: {tmp_path / 'demo'} does not exist.",
+                   hint=f"dfx init {tmp_path / 'demo'}")  # fmt: skip
+    assert not (tmp_path / "demo").exists()
 
 
 def children(pid: int) -> list[int]:

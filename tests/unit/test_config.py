@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dfx.emulator.config import ConfigError, load_settings
+from dfx.emulator.config import ConfigError, NoAppError, load_settings, require_app_script, require_project_root
 from dfx.emulator.storage.errors import ConnectionStringError, InvalidPartitionCountError, TaskHubNameError
 
 
@@ -142,3 +142,25 @@ def test_overridable_existing_instance_states(tmp_path):
         "overridableExistingInstanceStates": "Sometimes"}}})  # fmt: skip
     with pytest.raises(ConfigError, match="NonRunningStates or AnyState"):
         load_settings(tmp_path, environ={})
+
+
+def test_an_app_folder_needs_host_json_and_the_script_it_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NoAppError, match=r"Unable to find project root: .* has no host\.json") as info:
+        require_project_root(".")
+    assert info.value.hint is not None and info.value.hint.endswith("create an app with: dfx init")
+    with pytest.raises(NoAppError) as info:
+        require_project_root("my app")
+    assert (
+        "does not exist" in info.value.message
+        and info.value.hint == "Create a function app there with: dfx init 'my app'"
+    )
+    write(tmp_path, "host.json", {"version": "2.0"})
+    require_project_root(tmp_path)
+    with pytest.raises(NoAppError, match=r"has a host\.json but no function_app\.py"):
+        require_app_script(load_settings(tmp_path, environ={}))
+    write(tmp_path, "main.py", "")
+    require_app_script(load_settings(tmp_path, environ={"PYTHON_SCRIPT_FILE_NAME": "main.py"}))
+    write(tmp_path, "local.settings.json", {"Values": {"PYTHON_SCRIPT_FILE_NAME": "app.py"}})
+    with pytest.raises(NoAppError, match=r"no app\.py \(PYTHON_SCRIPT_FILE_NAME\)"):
+        require_app_script(load_settings(tmp_path, environ={}))
