@@ -8,8 +8,8 @@ into its lines with a few string operations, so rows can be written as they arri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rich import box
@@ -64,6 +64,25 @@ def fit_widths(columns: Sequence[Column], widths: Sequence[int], available: int)
         widest = max(candidates, key=lambda i: fitted[i])
         fitted[widest] -= 1
         excess -= 1
+    return fitted
+
+
+def fit_in_stages(
+    columns: Sequence[Column], widths: Sequence[int], available: int, stages: Sequence[Mapping[str, int]]
+) -> list[int]:
+    """``fit_widths`` stage after stage: each shrinks only the columns it names (by header), each down to the
+    floor it gives (at least four cells), before the next stage shrinks any.
+
+    So the columns that matter least give up their width first: one that repeats the title, room kept for rows
+    not seen yet; the ones that hold the data share what is left. Columns no stage names keep their width.
+    """
+    fitted = list(widths)
+    for floors in stages:
+        stage = [
+            replace(column, shrink=column.header in floors, min_width=floors.get(column.header, 0))
+            for column in columns
+        ]
+        fitted = fit_widths(stage, fitted, available)
     return fitted
 
 

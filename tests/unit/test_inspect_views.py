@@ -3,14 +3,19 @@ and name filters, peeked queue messages, and the history table's cells."""
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from azure.storage.queue import QueueMessage
+from rich.cells import cell_len
+from rich.console import Console
 
 from dfx.cli.inspect.common import format_duration
 from dfx.cli.inspect.failures import error_type_of, failure_of
-from dfx.cli.inspect.history import history_cells
+from dfx.cli.inspect.history import HistoryTable, history_cells, history_columns
 from dfx.cli.inspect.instances import SortKey, name_filter, sort_records
 from dfx.cli.inspect.queues import message_detail
 from dfx.cli.inspect.tree import ChildRef, children_of
@@ -147,6 +152,61 @@ def test_history_cells_number_the_rows_and_time_them_from_the_start():
            "_Timestamp": T0 + timedelta(seconds=1.5)}  # fmt: skip
     assert history_cells(row, T0, full=False) == ["10", "p", "TaskFailed", "12:00:01.500", "+1.500s", "", "", "why",
                                                   "Failed"]  # fmt: skip
+
+
+# The History rows of dfx init's app, started without a body: no row holds an Input (TaskScheduled rows keep none).
+INSTANCE = "9f1c2d3e4b5a69788796a5b4c3d2e1f0"
+EVENTS = [("OrchestratorStarted", {}), ("ExecutionStarted", {"Name": "hello_orchestrator"}),
+          ("TaskScheduled", {"Name": "hello"}), ("OrchestratorCompleted", {}), ("OrchestratorStarted", {}),
+          ("TaskCompleted", {"Result": '"Hello Tokyo"'}), ("TaskScheduled", {"Name": "hello"}),
+          ("OrchestratorCompleted", {}), ("OrchestratorStarted", {}), ("TaskCompleted", {"Result": '"Hello Seattle"'}),
+          ("ExecutionCompleted", {"Result": '["Hello Tokyo", "Hello Seattle"]', "OrchestrationStatus": "Completed"}),
+          ("OrchestratorCompleted", {})]  # fmt: skip
+HISTORY_ROWS = [
+    {"RowKey": f"{n:016X}", "PartitionKey": INSTANCE, "EventType": event, **columns,
+     "_Timestamp": T0 + timedelta(milliseconds=40 * n)}
+    for n, (event, columns) in enumerate(EVENTS)
+]  # fmt: skip
+
+
+def drawn_history(monkeypatch: pytest.MonkeyPatch, width: int, *, follow: bool) -> tuple[str, dict[str, int]]:
+    """The history table as printed on a terminal ``width`` cells wide, and the width of each column."""
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    monkeypatch.setattr(importlib.import_module("dfx.cli.inspect.history"), "out", console)
+    table = HistoryTable("TestHubName", INSTANCE, "e1", full=False)
+    if follow:  # the first poll finds the first episode's rows; the columns are sized then
+        table.add(HISTORY_ROWS[:3])
+        table.add(HISTORY_ROWS[3:])
+        table.close()
+    else:
+        table.show(HISTORY_ROWS)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    header = text.splitlines()[2].strip("┃").split("┃")
+    assert max(cell_len(line) for line in text.splitlines()[1:]) <= width, text
+    names = [column.header for column in history_columns(full=False)]
+    return text, {name: cell_len(cell) - 2 for name, cell in zip(names, header, strict=True)}
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["whole", "followed"])
+def test_at_120_columns_the_columns_with_data_get_the_room(monkeypatch, follow):
+    """Input is empty and the PartitionKey repeats the title: they give way, Name and Result are readable."""
+    text, widths = drawn_history(monkeypatch, 120, follow=follow)
+    assert widths["PartitionKey"] == 4 and widths["Input"] == len("Input"), text
+    assert widths["Result"] >= 14 and widths["Name"] >= 14, text
+    assert '"Hello Tokyo"' in text and "hello_orchest" in text, text
+    assert widths["EventType"] >= len("OrchestratorCompleted"), text
+
+
+def test_a_followed_history_keeps_room_for_every_event_type_where_the_terminal_has_it(monkeypatch):
+    text, widths = drawn_history(monkeypatch, 160, follow=True)
+    assert widths["EventType"] == len("SubOrchestrationInstanceCompleted"), text
+    assert widths["Result"] >= 25 and widths["Name"] >= 25, text
+
+
+def test_a_wide_terminal_shows_the_whole_history_as_it_did(monkeypatch):
+    text, widths = drawn_history(monkeypatch, 200, follow=False)
+    assert widths["PartitionKey"] == 14 and widths["Result"] == len('["Hello Tokyo", "Hello Seattle"]'), text
+    assert "hello_orchestrator" in text and '["Hello Tokyo", "Hello Seattle"]' in text, text
 
 
 def test_durations_read_naturally():

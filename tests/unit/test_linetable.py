@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from dfx.cli.linetable import Column, LineTable, cell_lines, fit_widths, natural_widths
+from dfx.cli.linetable import Column, LineTable, cell_lines, fit_in_stages, fit_widths, natural_widths
 
 COLUMNS = [Column("#", "right", shrink=False), Column("EventType", shrink=False), Column("Input")]
 ROWS = [["0", "ExecutionStarted", '"Seattle"'], ["12", "TaskScheduled", ""], ["13", "TaskCompleted", '"Hello!"']]
@@ -51,6 +51,17 @@ def test_fitting_shrinks_the_widest_shrinkable_column_first_down_to_four_cells()
     assert fit_widths(columns, [10, 30, 12], available=3 * 3 + 1 + 30) == [10, 10, 10]
     assert fit_widths(columns, [10, 30, 12], available=10) == [10, 4, 4], "as narrow as it gets"
     assert fit_widths(columns, [10, 30, 12], available=200) == [10, 30, 12]
+
+
+def test_fitting_in_stages_shrinks_each_stage_to_its_floors_before_the_next():
+    columns = [Column("key"), Column("kind", shrink=False), Column("name"), Column("result")]
+    widths = [14, 10, 20, 30]  # 74 cells and the box's 13
+    stages = [{"key": 0}, {"kind": 6}, {"name": 0, "result": 0}]
+    assert fit_in_stages(columns, widths, 3 * 4 + 1 + 70, stages) == [10, 10, 20, 30], "the first stage is enough"
+    assert fit_in_stages(columns, widths, 3 * 4 + 1 + 50, stages) == [4, 6, 20, 20], "each down to its floor first"
+    assert fit_in_stages(columns, widths, 3 * 4 + 1 + 20, stages) == [4, 6, 5, 5]
+    assert fit_in_stages(columns, widths, 3 * 4 + 1 + 200, stages) == widths
+    assert fit_in_stages(columns, widths, 3 * 4 + 1 + 50, [{"name": 0}]) == [14, 10, 4, 30], "unnamed columns stay"
 
 
 def test_long_cells_are_cut_with_an_ellipsis_or_folded():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,7 +37,7 @@ from dfx.cli.inspect.common import (
     read_history,
 )
 from dfx.cli.inspect.spans import row_timestamp
-from dfx.cli.linetable import Column, LineTable, fit_widths, natural_widths
+from dfx.cli.linetable import Column, LineTable, fit_in_stages, natural_widths
 from dfx.emulator.config import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ HISTORY_COLUMNS = ("PartitionKey", "EventType", "Timestamp", "Input", "Name", "R
 FOLLOW_WIDTHS = {"#": 5, "PartitionKey": 14, "EventType": 33, "Elapsed": 10, "Input": 40, "Name": 30, "Result": 40,
                  "Status": 14}  # fmt: skip
 CHUNK_ROWS = 500  # rows per write: few system calls, and the first rows show at once
+DATA = ("Input", "Name", "Result")
+"""The columns that hold an event's data: they share the room the others leave."""
 
 
 def history_columns(full: bool) -> list[Column]:
@@ -63,6 +65,30 @@ def history_columns(full: bool) -> list[Column]:
         Column("Result"),
         Column("Status", shrink=False),
     ]
+
+
+def history_stages(full: bool) -> list[dict[str, int]]:
+    """How a whole history's columns give way on a narrow terminal: the PartitionKey first (the title names the
+    instance; a whole one with --full folds, so it shares), then Input, Name and Result evenly (widest first)."""
+    data = dict.fromkeys(DATA, 0)
+    return [{"PartitionKey": 0, **data}] if full else [{"PartitionKey": 0}, data]
+
+
+def follow_stages(full: bool, known: Mapping[str, int]) -> list[dict[str, int]]:
+    """How a followed history's columns give way, sized before its later rows are known (FOLLOW_WIDTHS).
+
+    ``known`` is what the rows so far need. First the room kept for rows to come in the columns whose values are
+    short and few (#, Elapsed, Status), and in Input, which History rows seldom fill (TaskScheduled rows keep no
+    input), with the PartitionKey; then Name and Result down to 20 cells; then EventType down to 21
+    ("OrchestratorCompleted", as long as all types but the sub-orchestration ones); then the data columns evenly.
+    """
+    room = {"#": max(known["#"], 4), "Elapsed": max(known["Elapsed"], 8), "Status": max(known["Status"], 10),
+            "Input": known["Input"]}  # fmt: skip
+    if not full:
+        room["PartitionKey"] = 0
+    data = dict.fromkeys(DATA, 0)
+    last = {"PartitionKey": 0, **data} if full else data
+    return [room, {"Name": 20, "Result": 20}, {"EventType": max(known["EventType"], 21)}, last]
 
 
 def _status_of(row: dict[str, Any]) -> str:
@@ -115,7 +141,7 @@ class HistoryTable:
     def _open(self, widths: list[int], rows: list[dict[str, Any]]) -> LineTable:
         self.start = earliest(rows)
         day = f" · {self.start.date().isoformat()}" if self.start else ""
-        table = LineTable(out, self.columns, fit_widths(self.columns, widths, out.width), fold=self.full)
+        table = LineTable(out, self.columns, widths, fold=self.full)
         table.title(self.title + day)
         table.header()
         return table
@@ -124,7 +150,8 @@ class HistoryTable:
         """A whole history at once: the columns fit its widest cells."""
         start = earliest(rows)
         cells = [history_cells(row, start, self.full) for row in rows]
-        self.table = self._open(natural_widths(self.columns, cells), rows)
+        widths = natural_widths(self.columns, cells)
+        self.table = self._open(fit_in_stages(self.columns, widths, out.width, history_stages(self.full)), rows)
         for first in range(0, len(cells), CHUNK_ROWS):
             chunk = range(first, min(first + CHUNK_ROWS, len(cells)))
             self.table.rows((cells[i], EVENT_STYLES.get(rows[i].get("EventType", ""))) for i in chunk)
@@ -133,10 +160,15 @@ class HistoryTable:
     def add(self, rows: list[dict[str, Any]]) -> None:
         """More rows of a live history: the columns are sized for any row when the first ones arrive."""
         if self.table is None:
-            widths = [max(len(c.header), c.min_width, FOLLOW_WIDTHS.get(c.header, 0)) for c in self.columns]
-            if self.full:  # a whole PartitionKey: every row of an instance has the same one
-                widths[1] = max(len(str(r["PartitionKey"])) for r in rows)
-            self.table = self._open(widths, rows)
+            start = earliest(rows)
+            needed = natural_widths(self.columns, [history_cells(row, start, self.full) for row in rows])
+            known = {column.header: width for column, width in zip(self.columns, needed, strict=True)}
+            widths = [
+                max(width, FOLLOW_WIDTHS.get(column.header, 0))
+                for column, width in zip(self.columns, needed, strict=True)
+            ]
+            stages = follow_stages(self.full, known)
+            self.table = self._open(fit_in_stages(self.columns, widths, out.width, stages), rows)
         self.table.rows(
             (history_cells(row, self.start, self.full), EVENT_STYLES.get(row.get("EventType", ""))) for row in rows
         )
