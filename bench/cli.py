@@ -23,7 +23,9 @@ from azure.data.tables.aio import TableClient
 
 from bench.azurite import REPO_ROOT, running_azurite
 from bench.orchestration import EVENTS_PER_CHECKPOINT, SyntheticOrchestration
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.instances_table import checkpoint_columns
+from dfx.model.history import (
     EventRaisedEvent,
     ExecutionCompletedEvent,
     HistoryEvent,
@@ -32,8 +34,6 @@ from dfx.emulator.durable.history import (
     OrchestratorStartedEvent,
     utcnow,
 )
-from dfx.emulator.storage import StorageAccount, TaskHub
-from dfx.emulator.storage.instances_table import checkpoint_columns
 
 HUB = "BenchCli"
 INSTANCE = "bench-10k"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from dfx.emulator.durable.history import (
+from dfx.model.history import (
     ExecutionStartedEvent,
     HistoryEvent,
     OrchestrationInstance,

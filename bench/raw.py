@@ -8,9 +8,9 @@ from typing import Any
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
-from dfx.emulator.durable.history import OrchestrationInstance, TaskCompletedEvent
 from dfx.emulator.storage import StorageAccount
 from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.model.history import OrchestrationInstance, TaskCompletedEvent
 
 TABLE = "BenchRaw"
 QUEUE = "bench-raw"

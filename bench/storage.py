@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bench.orchestration import SyntheticOrchestration
-from dfx.emulator.durable.history import OrchestrationInstance, TaskCompletedEvent
 from dfx.emulator.storage import StorageAccount, TaskHub
 from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.model.history import OrchestrationInstance, TaskCompletedEvent
 
 HUB = "BenchHub"
 READ_EVENTS = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dfx.emulator.durable.history import (
+from dfx.model.history import (
     EVENT_CLASSES,
     ContinueAsNewEvent,
     EventRaisedEvent,

@@ -20,9 +20,9 @@ from dfx.emulator.config import Settings, load_settings
 from dfx.errors import DfxError
 
 if TYPE_CHECKING:  # the storage SDKs load only when a command runs
-    from dfx.emulator.durable.history import OrchestrationStatus
     from dfx.emulator.storage import TaskHub
     from dfx.emulator.storage.instances_table import InstanceRecord
+    from dfx.model.history import OrchestrationStatus
 
 T = TypeVar("T")
 
@@ -140,7 +140,7 @@ def json_argument(value: str | None, option: str) -> str | None:
 
 def parse_time(value: str | None, option: str) -> datetime | None:
     """An ISO-8601 time option (``2026-01-31T12:00:00Z``; no zone means UTC), or None when not given."""
-    from dfx.emulator.durable.encoding import parse_datetime
+    from dfx.model.encoding import parse_datetime
 
     if value is None:
         return None
@@ -154,7 +154,7 @@ def parse_time(value: str | None, option: str) -> datetime | None:
 
 def parse_statuses(values: list[str] | None, option: str = "--runtime-status") -> frozenset[OrchestrationStatus]:
     """Runtime statuses from a repeatable option whose values may also be comma- or space-separated."""
-    from dfx.emulator.durable.history import OrchestrationStatus
+    from dfx.model.history import OrchestrationStatus
 
     found = set()
     for value in values or []:

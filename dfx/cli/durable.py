@@ -92,7 +92,7 @@ def python_client_input(text: str | None) -> str | None:
     by the app's own HTTP starter; stored bare (as a raw HTTP start does) a number, list or bool would make
     ``get_input()`` raise (host-protocol §8).
     """
-    from dfx.emulator.durable.encoding import compact_json
+    from dfx.model.encoding import compact_json
 
     return None if text is None else compact_json(text)
 
@@ -101,8 +101,8 @@ async def _start(settings: Settings, name: str, instance_id: str | None, input_t
                  version: str | None) -> tuple[str, str, bool]:  # fmt: skip
     """Start ``name``; returns the id, the hub's name and whether a host holds a live lease on the hub."""
     from dfx.emulator.durable.client import ClientError
-    from dfx.emulator.durable.history import utcnow
     from dfx.emulator.durable.leases import live_owners
+    from dfx.model.history import utcnow
 
     async with _client(settings, create=True) as client:
         try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import typer
 
 from dfx.cli.console import iso_time
-from dfx.emulator.durable.history import TERMINAL_STATUSES, OrchestrationStatus
+from dfx.model.history import TERMINAL_STATUSES, OrchestrationStatus
 
 EARLIEST = datetime(1601, 1, 1, tzinfo=UTC)
 """Azure Table's smallest DateTime, the lower bound of a purge given no ``--created-after``."""

@@ -171,7 +171,7 @@ def info(
 
     Example: dfx taskhub info --task-hub MyHub --json
     """
-    from dfx.emulator.durable.history import utcnow
+    from dfx.model.history import utcnow
 
     settings = settings_for(app_dir, task_hub, connection)
     hub = run(_load_info(settings))
@@ -209,7 +209,7 @@ def info(
 
 async def _describe_for_delete(settings: Settings) -> tuple[str, list[str]]:
     """The hub's name and the hosts that hold live leases on it (deleting under them breaks them)."""
-    from dfx.emulator.durable.history import utcnow
+    from dfx.model.history import utcnow
 
     async with open_hub(settings) as hub:
         return hub.name, live_owners(await hub.partitions.read_all(), utcnow())

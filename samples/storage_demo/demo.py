@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from dfx.emulator import azurite
-from dfx.emulator.durable.history import (
+from dfx.model.history import (
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
     OrchestrationInstance,

@@ -10,7 +10,9 @@ import uuid
 from typer.testing import CliRunner
 
 from dfx.cli.main import app
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.instances_table import checkpoint_columns
+from dfx.model.history import (
     ExecutionStartedEvent,
     OrchestrationInstance,
     OrchestratorCompletedEvent,
@@ -18,8 +20,6 @@ from dfx.emulator.durable.history import (
     TaskScheduledEvent,
     utcnow,
 )
-from dfx.emulator.storage import StorageAccount, TaskHub
-from dfx.emulator.storage.instances_table import checkpoint_columns
 from tests.e2e.conftest import APPS, HostLauncher, call, eventually
 from tests.e2e.test_durable import wait_status
 

@@ -20,17 +20,17 @@ import pytest
 
 from dfx.emulator import failpoints
 from dfx.emulator.durable.entities import request_json
-from dfx.emulator.durable.history import (
+from dfx.emulator.durable.leases import worker_id
+from dfx.emulator.durable.sorter import request_label
+from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.model.history import (
     EventRaisedEvent,
     ExecutionStartedEvent,
     OrchestrationInstance,
     TaskScheduledEvent,
     utcnow,
 )
-from dfx.emulator.durable.leases import worker_id
-from dfx.emulator.durable.sorter import request_label
-from dfx.emulator.storage import StorageAccount, TaskHub
-from dfx.emulator.storage.messages import MessageData, TaskMessage
 from tests.conftest import free_port
 from tests.e2e.conftest import APPS, HostLauncher, RunningHost, call, copy_app, eventually
 

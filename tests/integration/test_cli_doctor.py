@@ -15,7 +15,10 @@ from dfx.cli.main import app
 from dfx.emulator.durable import checkup
 from dfx.emulator.durable.client import DurableClient
 from dfx.emulator.durable.entities import EntityId
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.instances_table import checkpoint_columns
+from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.model.history import (
     ExecutionStartedEvent,
     OrchestrationInstance,
     OrchestratorCompletedEvent,
@@ -24,9 +27,6 @@ from dfx.emulator.durable.history import (
     TaskScheduledEvent,
     utcnow,
 )
-from dfx.emulator.storage import StorageAccount, TaskHub
-from dfx.emulator.storage.instances_table import checkpoint_columns
-from dfx.emulator.storage.messages import MessageData, TaskMessage
 from tests.cli import invoke, runner
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance

@@ -12,10 +12,10 @@ import pytest
 
 from dfx.cli.main import app
 from dfx.emulator.durable.client import DurableClient
-from dfx.emulator.durable.history import OrchestrationStatus, utcnow
 from dfx.emulator.storage import StorageAccount, TaskHub
 from dfx.emulator.storage.instances_table import InstanceRecord
 from dfx.emulator.storage.keys import partition_index
+from dfx.model.history import OrchestrationStatus, utcnow
 from tests.cli import assert_one_line_error, invoke, run_dfx, run_main, runner
 from tests.conftest import free_port
 from tests.integration.test_taskhub import run_instance

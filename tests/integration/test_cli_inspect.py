@@ -20,7 +20,10 @@ from dfx.cli.inspect.history import _Follower
 from dfx.cli.main import app
 from dfx.emulator.durable.activities import failure_details
 from dfx.emulator.durable.entities import SchedulerState
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.instances_table import checkpoint_columns
+from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.model.history import (
     EventRaisedEvent,
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
@@ -40,9 +43,6 @@ from dfx.emulator.durable.history import (
     TimerFiredEvent,
     utcnow,
 )
-from dfx.emulator.storage import StorageAccount, TaskHub
-from dfx.emulator.storage.instances_table import checkpoint_columns
-from dfx.emulator.storage.messages import MessageData, TaskMessage
 from tests.cli import invoke, one_line_error, run_dfx, run_main, runner
 
 pytestmark = pytest.mark.azurite

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from dfx.emulator.durable.client import DurableClient
-from dfx.emulator.durable.history import OrchestrationStatus, utcnow
 from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.model.history import OrchestrationStatus, utcnow
 from tests.cli import assert_one_line_error, invoke, run_dfx
 from tests.integration.test_cli_durable import fails, interactive, nothing_listening, on_hub, seed
 

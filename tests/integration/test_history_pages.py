@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import TaskHub
+from dfx.model.history import (
     ExecutionStartedEvent,
     OrchestrationInstance,
     OrchestratorCompletedEvent,
@@ -14,7 +15,6 @@ from dfx.emulator.durable.history import (
     TaskScheduledEvent,
     utcnow,
 )
-from dfx.emulator.storage import TaskHub
 from tests.factories import sample_events
 
 pytestmark = pytest.mark.azurite

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from azure.data.tables.aio import TableClient
 
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import CheckpointConflictError, TaskHub
+from dfx.emulator.storage.keys import escape_partition_key
+from dfx.model.history import (
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
     OrchestrationInstance,
@@ -19,8 +21,6 @@ from dfx.emulator.durable.history import (
     TaskScheduledEvent,
     utcnow,
 )
-from dfx.emulator.storage import CheckpointConflictError, TaskHub
-from dfx.emulator.storage.keys import escape_partition_key
 from tests.factories import sample_events
 
 pytestmark = pytest.mark.azurite

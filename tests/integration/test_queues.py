@@ -9,14 +9,14 @@ import json
 import pytest
 from azure.storage.queue.aio import QueueClient
 
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import PayloadLimitError, TaskHub
+from dfx.emulator.storage.messages import MessageData, TaskMessage
+from dfx.model.history import (
     EventRaisedEvent,
     ExecutionStartedEvent,
     OrchestrationInstance,
     TaskScheduledEvent,
 )
-from dfx.emulator.storage import PayloadLimitError, TaskHub
-from dfx.emulator.storage.messages import MessageData, TaskMessage
 from tests.factories import sample_events
 
 pytestmark = pytest.mark.azurite

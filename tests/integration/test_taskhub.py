@@ -10,15 +10,6 @@ import pytest
 from azure.data.tables.aio import TableServiceClient
 
 from dfx.emulator.durable.client import DurableClient
-from dfx.emulator.durable.history import (
-    ExecutionCompletedEvent,
-    ExecutionStartedEvent,
-    OrchestrationInstance,
-    OrchestrationStatus,
-    OrchestratorCompletedEvent,
-    OrchestratorStartedEvent,
-    utcnow,
-)
 from dfx.emulator.storage import (
     CheckpointConflictError,
     StorageUnavailableError,
@@ -29,6 +20,15 @@ from dfx.emulator.storage import (
 )
 from dfx.emulator.storage.instances_table import InstanceQuery, checkpoint_columns
 from dfx.emulator.storage.taskhub import PurgeOutcome, PurgeResult, list_task_hubs
+from dfx.model.history import (
+    ExecutionCompletedEvent,
+    ExecutionStartedEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompletedEvent,
+    OrchestratorStartedEvent,
+    utcnow,
+)
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.azurite
@@ -142,7 +142,7 @@ async def test_pending_row_then_checkpoint_columns(hub: TaskHub):
 
 
 async def test_a_failure_writes_error_type_and_message_as_output():
-    from dfx.emulator.durable.history import FailureDetails
+    from dfx.model.history import FailureDetails
 
     events = [ExecutionCompletedEvent(orchestration_status=OrchestrationStatus.Failed,
                                       failure_details=FailureDetails("ValueError", "boom"))]  # fmt: skip

@@ -9,7 +9,7 @@ import typer
 
 from dfx.cli.console import parse_statuses, parse_time
 from dfx.cli.purge import EARLIEST, PurgeFilter, instances_phrase, preview
-from dfx.emulator.durable.history import TERMINAL_STATUSES, OrchestrationStatus
+from dfx.model.history import TERMINAL_STATUSES, OrchestrationStatus
 
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 FEB = datetime(2026, 2, 1, tzinfo=UTC)

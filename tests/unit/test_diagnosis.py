@@ -21,7 +21,8 @@ from dfx.emulator.durable.diagnosis import (
     moment,
     open_work,
 )
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage.peeked import PeekedMessage
+from dfx.model.history import (
     EventRaisedEvent,
     EventSentEvent,
     ExecutionStartedEvent,
@@ -35,7 +36,6 @@ from dfx.emulator.durable.history import (
     TimerCreatedEvent,
     TimerFiredEvent,
 )
-from dfx.emulator.storage.peeked import PeekedMessage
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
 HUB = "DoctorHub"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dfx.emulator.durable.encoding import (
+from dfx.model.encoding import (
     format_datetime,
     format_datetime_seconds,
     from_queue_json,
@@ -16,7 +16,7 @@ from dfx.emulator.durable.encoding import (
     to_sdk_json,
     to_table_entity,
 )
-from dfx.emulator.durable.history import (
+from dfx.model.history import (
     ExecutionStartedEvent,
     OrchestrationInstance,
     TaskScheduledEvent,

@@ -20,10 +20,10 @@ from dfx.cli.inspect.instances import SortKey, name_filter, sort_records
 from dfx.cli.inspect.queues import message_detail
 from dfx.cli.inspect.tree import ChildRef, children_of
 from dfx.emulator.durable.activities import failure_details
-from dfx.emulator.durable.history import OrchestrationInstance, OrchestrationStatus, TaskScheduledEvent
 from dfx.emulator.storage.instances_table import InstanceRecord
 from dfx.emulator.storage.messages import MessageData, TaskMessage
 from dfx.emulator.storage.peeked import peeked_message
+from dfx.model.history import OrchestrationInstance, OrchestrationStatus, TaskScheduledEvent
 
 T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
 

@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from dfx.emulator.durable.history import OrchestrationInstance, TaskCompletedEvent, TaskScheduledEvent
 from dfx.emulator.storage.errors import PayloadLimitError
 from dfx.emulator.storage.messages import (
     MessageData,
@@ -15,6 +14,7 @@ from dfx.emulator.storage.messages import (
     decode_body,
 )
 from dfx.emulator.storage.queues import abandon_delay, delay_seconds
+from dfx.model.history import OrchestrationInstance, TaskCompletedEvent, TaskScheduledEvent
 
 
 def _message(**kw) -> MessageData:

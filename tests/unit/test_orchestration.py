@@ -8,7 +8,9 @@ from datetime import timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
-from dfx.emulator.durable.history import (
+from dfx.emulator.durable.orchestration import EpisodeResult, run_episode
+from dfx.emulator.worker.functions import index_function
+from dfx.model.history import (
     EventRaisedEvent,
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
@@ -26,8 +28,6 @@ from dfx.emulator.durable.history import (
     TimerFiredEvent,
     utcnow,
 )
-from dfx.emulator.durable.orchestration import EpisodeResult, run_episode
-from dfx.emulator.worker.functions import index_function
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

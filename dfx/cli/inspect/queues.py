@@ -85,7 +85,7 @@ def message_json(message: PeekedMessage, now: datetime) -> dict[str, Any]:
 
 
 async def _load(settings: Settings, peek: int) -> list[QueueReport]:
-    from dfx.emulator.durable.history import utcnow
+    from dfx.model.history import utcnow
 
     async with open_hub(settings) as hub:
 

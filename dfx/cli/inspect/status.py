@@ -81,7 +81,7 @@ def entity_json(record: InstanceRecord) -> dict[str, Any]:
 def status_document(report: StatusReport, *, show_input: bool, show_output: bool, show_history: bool) -> dict:
     """The management API's status JSON (host-protocol §5.2) with the row's other columns and the failure."""
     from dfx.emulator.durable.client import history_json, status_json
-    from dfx.emulator.durable.encoding import format_datetime_seconds, from_table_entity
+    from dfx.model.encoding import format_datetime_seconds, from_table_entity
 
     record = report.record
     data = status_json(record, show_input=show_input)

@@ -36,7 +36,7 @@ KIND_STYLES = {"activity": "cyan", "timer": "yellow", "sub-orchestration": "mage
 async def _load(
     settings: Settings, instance_id: str
 ) -> tuple[str | None, str | None, str, list[dict[str, Any]], datetime]:
-    from dfx.emulator.durable.history import utcnow
+    from dfx.model.history import utcnow
 
     async with open_hub(settings) as hub:
         execution_id, rows = await read_history(hub, instance_id)

@@ -136,7 +136,7 @@ class _TreeReader:
 
 
 async def _load(settings: Settings, instance_id: str, max_depth: int) -> TreeNode:
-    from dfx.emulator.durable.history import utcnow
+    from dfx.model.history import utcnow
 
     async with open_hub(settings) as hub:
         await require_instance(hub, instance_id, fetch_large=False)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
-from dfx.emulator.durable.encoding import parse_datetime
+from dfx.model.encoding import parse_datetime
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 #: The TaskScheduled name of ``context.call_http`` requests, run by the host itself (host-protocol §6).

@@ -9,10 +9,10 @@ from typing import Any
 from azure.functions import meta
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY
-from dfx.emulator.durable.encoding import compact_json
-from dfx.emulator.durable.history import HistoryEvent, TaskCompletedEvent, TaskFailedEvent, TaskScheduledEvent
 from dfx.emulator.worker.functions import ACTIVITY_TRIGGER, FunctionIndex
 from dfx.emulator.worker.invoker import Invoker
+from dfx.model.encoding import compact_json
+from dfx.model.history import HistoryEvent, TaskCompletedEvent, TaskFailedEvent, TaskScheduledEvent
 
 
 def decode_input(text: str | None) -> Any:

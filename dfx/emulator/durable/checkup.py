@@ -33,13 +33,13 @@ from dfx.emulator.durable.diagnosis import (
     Snapshot,
     StorageProbe,
 )
-from dfx.emulator.durable.encoding import to_utc
-from dfx.emulator.durable.history import SubOrchestrationInstanceCreatedEvent, utcnow
 from dfx.emulator.storage.connection import SERVICES, StorageAccount
 from dfx.emulator.storage.errors import ConnectionStringError, StorageError, TaskHubNameError
 from dfx.emulator.storage.names import DEFAULT_HUB_NAME
 from dfx.emulator.storage.peeked import PEEK_LIMIT, peeked_message
 from dfx.errors import DfxError
+from dfx.model.encoding import to_utc
+from dfx.model.history import SubOrchestrationInstanceCreatedEvent, utcnow
 
 if TYPE_CHECKING:  # the storage SDKs load only when a diagnosis runs
     from dfx.emulator.storage import TaskHub

@@ -13,9 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from dfx.emulator.durable.encoding import format_datetime_seconds, from_table_entity, to_sdk_json
 from dfx.emulator.durable.entities import OPERATION_EVENT, EntityId, EntityIdError, SchedulerState, request_json
-from dfx.emulator.durable.history import (
+from dfx.emulator.durable.orchestration import MAX_INSTANCE_ID, parse_output
+from dfx.emulator.storage.errors import StorageError
+from dfx.emulator.storage.instances_table import InstanceRecord
+from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
+from dfx.emulator.storage.taskhub import TaskHub
+from dfx.errors import DfxError
+from dfx.model.encoding import format_datetime_seconds, from_table_entity, to_sdk_json
+from dfx.model.history import (
     EventRaisedEvent,
     ExecutionResumedEvent,
     ExecutionStartedEvent,
@@ -29,12 +35,6 @@ from dfx.emulator.durable.history import (
     TaskFailedEvent,
     utcnow,
 )
-from dfx.emulator.durable.orchestration import MAX_INSTANCE_ID, parse_output
-from dfx.emulator.storage.errors import StorageError
-from dfx.emulator.storage.instances_table import InstanceRecord
-from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
-from dfx.emulator.storage.taskhub import TaskHub
-from dfx.errors import DfxError
 
 DEDUPE_STATUSES = frozenset(
     {

@@ -41,21 +41,6 @@ from dfx.emulator.durable.entities import (
     scheduled_time,
     sent_request,
 )
-from dfx.emulator.durable.history import (
-    COMPLETION_EVENT_TYPES,
-    EventRaisedEvent,
-    EventSentEvent,
-    ExecutionStartedEvent,
-    ExecutionTerminatedEvent,
-    HistoryEvent,
-    OrchestrationInstance,
-    OrchestrationStatus,
-    OrchestratorCompletedEvent,
-    OrchestratorStartedEvent,
-    TaskScheduledEvent,
-    TimerFiredEvent,
-    utcnow,
-)
 from dfx.emulator.durable.leases import claim_or_renew, released, worker_id
 from dfx.emulator.durable.orchestration import (
     EpisodeResult,
@@ -77,6 +62,21 @@ from dfx.emulator.worker import sdk_speedups
 from dfx.emulator.worker.converters import call_durable_trigger
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 from dfx.emulator.worker.invoker import Invoker
+from dfx.model.history import (
+    COMPLETION_EVENT_TYPES,
+    EventRaisedEvent,
+    EventSentEvent,
+    ExecutionStartedEvent,
+    ExecutionTerminatedEvent,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompletedEvent,
+    OrchestratorStartedEvent,
+    TaskScheduledEvent,
+    TimerFiredEvent,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 MIN_POLL = 0.05

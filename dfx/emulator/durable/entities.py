@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dfx.emulator.durable.encoding import compact_json, parse_datetime
-from dfx.emulator.durable.history import EventSentEvent
 from dfx.emulator.durable.sorter import MessageSorter, format_label
 from dfx.emulator.storage.keys import MAX_KEY_UNITS, partition_key_units
+from dfx.model.encoding import compact_json, parse_datetime
+from dfx.model.history import EventSentEvent
 
 ENTITY_PREFIX = "@"
 OPERATION_EVENT = "op"

@@ -18,11 +18,11 @@ from datetime import datetime
 
 from dfx.emulator.durable.client import StorageSender
 from dfx.emulator.durable.client_binding import WAKE_PATH
-from dfx.emulator.durable.history import utcnow
 from dfx.emulator.durable.leases import lease_expired, worker_address
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage
 from dfx.emulator.storage.partitions import PartitionLease
 from dfx.emulator.storage.taskhub import TaskHub
+from dfx.model.history import utcnow
 
 log = logging.getLogger(__name__)
 NUDGE_TIMEOUT = 1.0

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
-from dfx.emulator.durable.encoding import compact_json, parse_datetime, to_sdk_json
 from dfx.emulator.durable.entities import OPERATION_EVENT, EntityId, EntityIdError, request_json, sent_request
-from dfx.emulator.durable.history import (
+from dfx.emulator.durable.sorter import request_label
+from dfx.model.encoding import compact_json, parse_datetime, to_sdk_json
+from dfx.model.history import (
     ContinueAsNewEvent,
     EventRaisedEvent,
     EventSentEvent,
@@ -43,7 +44,6 @@ from dfx.emulator.durable.history import (
     TimerCreatedEvent,
     TimerFiredEvent,
 )
-from dfx.emulator.durable.sorter import request_label
 
 #: DF's timer settings for Azure Storage, sent so the SDK splits long timers (host-protocol §2.10).
 MAXIMUM_SHORT_TIMER = "6.00:00:00"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dfx.emulator.durable.encoding import parse_datetime, to_utc
+from dfx.model.encoding import parse_datetime, to_utc
 
 TICK = timedelta(microseconds=1)
 #: Where labels count from: an ordering label, not a time (written as a .NET DateTime, as the extension's are).

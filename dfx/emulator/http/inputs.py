@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from dfx.emulator.durable.client import ClientError
-from dfx.emulator.durable.encoding import compact_json, parse_datetime, to_utc
 from dfx.emulator.http.server import MAX_REQUEST_BYTES, TOO_LARGE_MESSAGE
+from dfx.model.encoding import compact_json, parse_datetime, to_utc
 
 #: Newtonsoft's default ``MaxDepth`` (13.0.1 and later): the extension refuses JSON nested deeper.
 MAX_JSON_DEPTH = 64

@@ -13,9 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from dfx.emulator.durable.client import ClientError, DurableClient, status_json
-from dfx.emulator.durable.encoding import compact_json, format_datetime
 from dfx.emulator.durable.entities import DELETE_OPERATION, EntityId, SchedulerState
-from dfx.emulator.durable.history import OrchestrationStatus
 from dfx.emulator.durable.orchestration import parse_output
 from dfx.emulator.health import StorageHealth, is_storage_failure
 from dfx.emulator.http.inputs import (
@@ -32,6 +30,8 @@ from dfx.emulator.http.inputs import (
 from dfx.emulator.storage.instances_table import InstanceQuery
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 from dfx.errors import DfxError
+from dfx.model.encoding import compact_json, format_datetime
+from dfx.model.history import OrchestrationStatus
 
 log = logging.getLogger(__name__)
 RUNNING_STATES = frozenset(

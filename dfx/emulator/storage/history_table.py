@@ -13,14 +13,14 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError
 
-from dfx.emulator.durable.encoding import from_table_entity, to_table_entity
-from dfx.emulator.durable.history import EventType, HistoryEvent, utcnow
 from dfx.emulator.storage import odata
 from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, needs_table_offload
 from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.errors import CheckpointConflictError
 from dfx.emulator.storage.keys import SENTINEL_ROW_KEY, escape_partition_key, history_row_key
 from dfx.emulator.storage.rest import EntityPage, ServiceError, TableOperation
+from dfx.model.encoding import from_table_entity, to_table_entity
+from dfx.model.history import EventType, HistoryEvent, utcnow
 
 log = logging.getLogger(__name__)
 

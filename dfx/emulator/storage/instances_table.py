@@ -18,8 +18,13 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import UpdateMode
 
-from dfx.emulator.durable.encoding import compact_json, to_utc
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage import odata
+from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, needs_table_offload
+from dfx.emulator.storage.clients import StorageClients, storage_call
+from dfx.emulator.storage.keys import escape_partition_key, unescape_partition_key
+from dfx.emulator.storage.messages import MessageData, decode_body
+from dfx.model.encoding import compact_json, to_utc
+from dfx.model.history import (
     ContinueAsNewEvent,
     ExecutionCompletedEvent,
     ExecutionResumedEvent,
@@ -30,11 +35,6 @@ from dfx.emulator.durable.history import (
     OrchestrationStatus,
     utcnow,
 )
-from dfx.emulator.storage import odata
-from dfx.emulator.storage.blobs import LargeMessageStore, history_blob_name, needs_table_offload
-from dfx.emulator.storage.clients import StorageClients, storage_call
-from dfx.emulator.storage.keys import escape_partition_key, unescape_partition_key
-from dfx.emulator.storage.messages import MessageData, decode_body
 
 ENTITY_PREFIX = "@"
 DEFAULT_PAGE_SIZE = 100

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dfx.emulator.durable.encoding import compact_json, from_queue_json, to_queue_json
-from dfx.emulator.durable.history import STRING_DICTIONARY_TYPE as _DICT_TYPE
-from dfx.emulator.durable.history import HistoryEvent, OrchestrationInstance
+from dfx.model.encoding import compact_json, from_queue_json, to_queue_json
+from dfx.model.history import STRING_DICTIONARY_TYPE as _DICT_TYPE
+from dfx.model.history import HistoryEvent, OrchestrationInstance
 
 MESSAGE_DATA_TYPE = "DurableTask.AzureStorage.MessageData"
 TASK_MESSAGE_TYPE = "DurableTask.Core.TaskMessage"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dfx.emulator.durable.encoding import to_utc
+from dfx.model.encoding import to_utc
 
 
 def string(value: str) -> str:

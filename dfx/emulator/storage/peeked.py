@@ -49,8 +49,8 @@ class PeekedMessage:
 
 def peeked_message(queue_name: str, raw: Any, data: MessageData | None) -> PeekedMessage:
     """A peeked message from the queue SDK's message and its decoded envelope (None when unreadable)."""
-    from dfx.emulator.durable.encoding import to_utc
     from dfx.emulator.storage.messages import MessageFormatError, decode_body
+    from dfx.model.encoding import to_utc
 
     inserted = to_utc(raw.inserted_on) if raw.inserted_on else None
     try:

@@ -31,8 +31,8 @@ from xml.sax.saxutils import escape
 import aiohttp
 from yarl import URL
 
-from dfx.emulator.durable.encoding import parse_datetime
 from dfx.emulator.storage.connection import StorageAccount
+from dfx.model.encoding import parse_datetime
 
 QUEUE_VERSION = "2021-12-02"
 TABLE_VERSION = "2019-02-02"

@@ -14,7 +14,6 @@ from typing import TypeVar
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from dfx.emulator.durable.history import TERMINAL_STATUSES, OrchestrationStatus
 from dfx.emulator.storage.blobs import LargeMessageStore
 from dfx.emulator.storage.clients import StorageClients, storage_call
 from dfx.emulator.storage.connection import StorageAccount
@@ -25,6 +24,7 @@ from dfx.emulator.storage.keys import SENTINEL_ROW_KEY, escape_partition_key
 from dfx.emulator.storage.names import DEFAULT_PARTITION_COUNT, TaskHubNames
 from dfx.emulator.storage.partitions import PartitionsTable
 from dfx.emulator.storage.queues import HubQueues
+from dfx.model.history import TERMINAL_STATUSES, OrchestrationStatus
 
 log = logging.getLogger(__name__)
 

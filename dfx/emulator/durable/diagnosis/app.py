@@ -8,7 +8,7 @@ from dfx.emulator.durable.diagnosis.findings import Finding, error
 from dfx.emulator.durable.diagnosis.snapshot import Snapshot
 from dfx.emulator.durable.diagnosis.wording import short
 from dfx.emulator.durable.entities import ENTITY_PREFIX, EntityId
-from dfx.emulator.durable.history import EventSentEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent
+from dfx.model.history import EventSentEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent
 
 _REGISTERED = {"orchestrator": "orchestrators", "activity": "activities", "entity": "entities"}
 

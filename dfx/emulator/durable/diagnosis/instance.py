@@ -20,7 +20,8 @@ from dfx.emulator.durable.diagnosis.wording import (
     start_fix,
 )
 from dfx.emulator.durable.entities import ENTITY_PREFIX
-from dfx.emulator.durable.history import (
+from dfx.emulator.storage.peeked import PeekedMessage
+from dfx.model.history import (
     EventSentEvent,
     ExecutionStartedEvent,
     HistoryEvent,
@@ -33,7 +34,6 @@ from dfx.emulator.durable.history import (
     TimerCreatedEvent,
     TimerFiredEvent,
 )
-from dfx.emulator.storage.peeked import PeekedMessage
 
 MAX_OPEN_ACTIVITIES = 10
 FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from dfx.emulator.durable.history import HistoryEvent
 from dfx.emulator.durable.leases import lease_expired
 from dfx.emulator.storage.peeked import PEEK_LIMIT, PeekedMessage
+from dfx.model.history import HistoryEvent
 
 STALE_AFTER = timedelta(minutes=1)
 """A visible message older than this that nobody takes is stuck."""

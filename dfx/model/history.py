@@ -1,6 +1,6 @@
 """The typed model of Durable Task history events: one dataclass per event type.
 
-An event knows nothing about its wire forms; ``dfx.emulator.durable.encoding`` turns it into the SDK's
+An event knows nothing about its wire forms; ``dfx.model.encoding`` turns it into the SDK's
 JSON, a History table row and a queue message, and back. Attribute names are the .NET member names in
 snake_case (``task_scheduled_id`` is ``TaskScheduledId`` on the wire), declared in .NET order.
 """

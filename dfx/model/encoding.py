@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from dfx.emulator.durable.history import (
+from dfx.model.history import (
     DICT_DOTNET_TYPES,
     EVENT_CLASSES,
     EVENT_CLASSES_BY_NAME,
