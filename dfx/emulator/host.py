@@ -18,6 +18,7 @@ from aiohttp import web
 from dfx.emulator import azurite
 from dfx.emulator.config import Settings
 from dfx.emulator.durable.client_binding import RPC_PATH, WAKE_PATH, WEBHOOK_PATH, client_binding_json
+from dfx.emulator.http.drain import Drain
 from dfx.emulator.http.functions import FunctionRoutes, build_routes, supplied_key
 from dfx.emulator.http.keys import HostKeys, load_or_create_keys
 from dfx.emulator.http.routes import RouteTemplateError, join_route
@@ -40,6 +41,8 @@ from dfx.emulator.worker.invoker import Invoker
 from dfx.emulator.worker.loader import load_functions
 
 AZURITE_LOG = "azurite.log"
+SHUTDOWN_TIMEOUT = 2.0
+"""Seconds aiohttp waits for a response being written when the host stops (requests got theirs in ``Drain``)."""
 log = logging.getLogger(__name__)
 
 
@@ -266,12 +269,17 @@ class Host:
             if exc.details:
                 self.console.plain(exc.details, "red")
             self.console.line("Waiting for a change to the app to try again…", "yellow")
+        drain = Drain()
         runner = web.AppRunner(
-            create_app(self.state, cors=self.settings.cors, cors_credentials=self.settings.cors_credentials),
+            create_app(
+                self.state, cors=self.settings.cors, cors_credentials=self.settings.cors_credentials, drain=drain
+            ),
             access_log=None,
             handle_signals=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         await runner.setup()
+        drain.attach(runner)
         await web.SockSite(runner, sock).start()
         if self.state.load_error is None:
             self.print_functions()
@@ -285,7 +293,12 @@ class Host:
                 watchdog.cancel()
             if self.hub_ready is not None and not self.hub_ready.done():
                 self.hub_ready.cancel()
-            await runner.cleanup()
+            # Every request accepted is answered before the port is left to the next host (or closed).
+            await drain.stop(
+                runner,
+                sock,
+                "The host is restarting for a change to the app" if self.settings.watch else "The host is stopping",
+            )
             if self.engine is not None:
                 await self.engine.stop()
             if self.hub is not None:

@@ -1,7 +1,8 @@
 """Hot reload for ``dfx start --watch``: a small parent process that restarts the host when the app changes.
 
 The parent owns the listening socket and Azurite; each host is a child that inherits the socket, so requests
-that arrive during a restart wait in the backlog instead of being refused. State lives in storage, so a
+that arrive during a restart wait in the backlog instead of being refused, and the host being replaced answers
+every connection it accepted before it exits (``dfx.emulator.http.drain``). State lives in storage, so a
 restart loses nothing.
 """
 
@@ -25,6 +26,8 @@ from dfx.emulator.ports import listen_socket
 from dfx.errors import DfxError
 
 WATCHED_NAMES = (HOST_JSON, LOCAL_SETTINGS)
+STOP_TIMEOUT = 10.0
+"""Seconds a host gets to answer what it accepted (``dfx.emulator.http.drain``) and stop before it is killed."""
 IGNORED_DIRS = (".dfx", ".venv", "venv", "node_modules", ".git", "__pycache__", ".python_packages", "__azurite_db")
 
 
@@ -65,8 +68,9 @@ class Supervisor:
             return
         child.send_signal(signal.SIGTERM)
         try:
-            child.wait(timeout=5)
+            child.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            self.console.warning(f"The host did not stop within {STOP_TIMEOUT:g} s; killing it.")
             child.kill()
             child.wait()
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -119,3 +124,108 @@ def test_local_storage_that_does_not_answer_is_started_and_stopped_with_the_host
     assert (host.app_dir / ".dfx" / "azurite").is_dir()
     assert host.stop() == 0
     assert "Azurite stopped." in host.output
+
+
+VERSIONED_APP = (
+    "import azure.functions as func\n"
+    "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n\n"
+    "@app.route(route='version')\n"
+    "def version(req: func.HttpRequest) -> str:\n"
+    "    return 'VERSION'\n"
+)
+BROKEN = "\ndef oops(:\n"
+
+
+class RequestStream:
+    """Clients that send requests without pause, each on a new connection, and record what every one got.
+
+    Nothing is retried: an answer is its HTTP status and body, anything else (``RemoteDisconnected``, a reset, a
+    timeout) is recorded as it came. Some clients pause between connecting and sending, as a client on a loaded
+    machine may, so that connections accepted by a host that is being stopped are not rare.
+    """
+
+    def __init__(self, port: int, pauses: tuple[float, ...]) -> None:
+        self.port = port
+        self.outcomes: list[list[tuple[float, str]]] = [[] for _ in pauses]
+        """Per client, in order: when each request was sent, and what came back."""
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self.run, args=(pause, outcomes), daemon=True)
+            for pause, outcomes in zip(pauses, self.outcomes, strict=True)
+        ]
+
+    def run(self, pause: float, outcomes: list[tuple[float, str]]) -> None:
+        while not self.stopping.is_set():
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+            sent = time.monotonic()
+            try:
+                connection.connect()
+                if pause:
+                    time.sleep(pause)
+                connection.request("GET", "/api/version")
+                response = connection.getresponse()
+                outcomes.append((sent, f"{response.status} {response.read().decode()}"))
+            except (OSError, http.client.HTTPException) as exc:
+                outcomes.append((sent, f"no answer: {type(exc).__name__}: {exc} (pause {pause} s)"))
+            finally:
+                connection.close()
+
+    def __enter__(self) -> RequestStream:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=25)
+
+    def answered_since(self, since: float, check: Callable[[str], bool]) -> bool:
+        """Some request sent after ``since`` got an answer that passes ``check``."""
+        return any(at > since and check(outcome) for client in self.outcomes for at, outcome in list(client))
+
+
+def test_requests_sent_without_pause_through_reloads_are_all_answered(start_host: HostLauncher, tmp_path: Path):
+    """Every request sent while hosts are swapped gets an HTTP answer, into a broken app and back (issue 12, item 8).
+
+    The host being replaced answers what it accepted (``dfx.emulator.http.drain``); what it did not accept waits on
+    the supervisor's socket for the next host, which answers it — a broken app with 503 and the error.
+    """
+    deadline = time.monotonic() + 30
+    script = tmp_path / "function_app.py"
+    host = start_host(write_app(tmp_path, VERSIONED_APP.replace("VERSION", "v1")), copy=False)
+    # (the app's code, the answer its host gives)
+    stages = [
+        (VERSIONED_APP.replace("VERSION", "v2"), "200 v2"),
+        (VERSIONED_APP.replace("VERSION", "v3") + BROKEN, "503 "),
+        (VERSIONED_APP.replace("VERSION", "v4"), "200 v4"),
+        (VERSIONED_APP.replace("VERSION", "v5"), "200 v5"),
+    ]
+
+    def stage(answer: str) -> int:
+        """Which app answered: 0 for v1, then the index in ``stages`` plus one; -1 for no app of this test."""
+        if answer == "200 v1":
+            return 0
+        if answer.startswith("503 ") and "invalid syntax" in answer and "Function host is not running" in answer:
+            return 2
+        return next((i + 1 for i, (_, expected) in enumerate(stages) if answer == expected), -1)
+
+    with RequestStream(host.port, pauses=(0, 0, 0, 0.02, 0.05)) as stream:
+        eventually(lambda: stream.answered_since(0, lambda answer: stage(answer) == 0))
+        for number, (code, _) in enumerate(stages, start=1):
+            time.sleep(0.3)  # requests to the current host, until it is replaced
+            mark = len(host.lines)
+            changed = time.monotonic()
+            script.write_text(code)
+            host.wait_for("Detected changes in function_app.py", after=mark)
+            served = partial(lambda answer, number: stage(answer) == number, number=number)
+            eventually(partial(stream.answered_since, changed, served), timeout=max(1.0, deadline - time.monotonic()))
+    answers = [outcome for client in stream.outcomes for _, outcome in client]
+    unanswered = [answer for answer in answers if answer.startswith("no answer")]
+    assert not unanswered, f"{len(unanswered)} of {len(answers)} requests got no HTTP answer: {unanswered[:5]}"
+    assert len(answers) > 50
+    assert all(stage(answer) >= 0 for answer in answers), sorted(set(answers))
+    for client in stream.outcomes:  # each client saw the apps in order: no answer from a host already replaced
+        seen = [stage(outcome) for _, outcome in client]
+        assert seen == sorted(seen), seen
+    assert time.monotonic() < deadline

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from dfx.emulator.http.drain import Drain
 from dfx.emulator.http.functions import FunctionRoutes
 
 #: The Functions host's default request size limit (``maxRequestBodySize``, 100 MB).
@@ -60,9 +61,13 @@ def _json(data: object, status: int = 200) -> web.Response:
     )
 
 
-def create_app(state: HostState, *, cors: tuple[str, ...] = (), cors_credentials: bool = False) -> web.Application:
-    """The aiohttp application for one host process."""
+def create_app(
+    state: HostState, *, cors: tuple[str, ...] = (), cors_credentials: bool = False, drain: Drain | None = None
+) -> web.Application:
+    """The aiohttp application for one host process; ``drain`` tracks its requests so that it stops dropping none."""
     middlewares = [_cors_middleware(cors, cors_credentials)] if cors else []
+    if drain is not None:  # innermost: its 503 for a request given up on gets the CORS headers too
+        middlewares.append(drain.middleware)
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
