@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from dfx.emulator import azurite
+from dfx.emulator.storage import TaskHub, development_storage
+from dfx.emulator.storage.instances_table import checkpoint_columns
 from dfx.model.history import (
     ExecutionCompletedEvent,
     ExecutionStartedEvent,
@@ -24,8 +26,6 @@ from dfx.model.history import (
     TaskScheduledEvent,
     utcnow,
 )
-from dfx.emulator.storage import TaskHub, development_storage
-from dfx.emulator.storage.instances_table import checkpoint_columns
 
 HUB = "DemoHub"
 STATE = Path(".dfx")
