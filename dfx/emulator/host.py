@@ -21,7 +21,6 @@ from dfx.emulator.durable.client_binding import RPC_PATH, WAKE_PATH, WEBHOOK_PAT
 from dfx.emulator.http.drain import Drain
 from dfx.emulator.http.functions import FunctionRoutes, build_routes, supplied_key
 from dfx.emulator.http.keys import HostKeys, load_or_create_keys
-from dfx.emulator.http.routes import RouteTemplateError, join_route
 from dfx.emulator.http.server import HostState, create_app
 from dfx.emulator.logs import HostConsole, install_logging
 from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
@@ -39,6 +38,7 @@ from dfx.emulator.worker.functions import (
 )
 from dfx.emulator.worker.invoker import Invoker
 from dfx.emulator.worker.loader import load_functions
+from dfx.routes import RouteTemplateError, join_route
 
 AZURITE_LOG = "azurite.log"
 SHUTDOWN_TIMEOUT = 2.0

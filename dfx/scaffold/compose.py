@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dfx.emulator.http.routes import RouteTemplateError, parse_route
+from dfx.routes import RouteTemplateError, parse_route
 from dfx.scaffold import project
 from dfx.scaffold import templates as tpl
 from dfx.scaffold.errors import ScaffoldError

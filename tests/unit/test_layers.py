@@ -1,4 +1,5 @@
-"""Layers stay one-way: storage knows nothing of the durable engine, the event model nothing of either."""
+"""Layers stay one-way: storage knows nothing of the durable engine, the event model nothing of either, and
+the scaffolding (dfx init / dfx new) nothing of the host."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def imported_modules(package: Path) -> dict[str, set[str]]:
     [
         ("emulator/storage", ("dfx.emulator.durable", "dfx.emulator.http", "dfx.cli")),
         ("model", ("dfx.emulator", "dfx.cli")),
+        ("scaffold", ("dfx.emulator", "dfx.cli")),
     ],
 )
 def test_a_lower_layer_imports_nothing_from_the_layers_above_it(package: str, forbidden: tuple[str, ...]):

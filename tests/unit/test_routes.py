@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dfx.emulator.http.routes import RouteTemplate, RouteTemplateError, join_route, parse_route
+from dfx.routes import RouteTemplate, RouteTemplateError, join_route, parse_route
 
 
 def match(template: str, path: str) -> dict[str, str] | None:

@@ -14,12 +14,12 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from dfx.emulator.http.keys import HostKeys
-from dfx.emulator.http.routes import RouteTemplate, join_route, parse_route
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.outputs import OutputWriter
 from dfx.emulator.worker.converters import ConversionError, HttpResult, build_http_request, encode_http_result
 from dfx.emulator.worker.functions import DURABLE_CLIENT, HTTP_TRIGGER, FunctionIndex, IndexedFunction
 from dfx.emulator.worker.invoker import Invoker
+from dfx.routes import RouteTemplate, join_route, parse_route
 
 log = logging.getLogger(__name__)
 HTTP_REASON = "This function was programmatically called via the host APIs."
