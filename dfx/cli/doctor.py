@@ -23,7 +23,7 @@ from dfx.cli.console import (
 )
 
 if TYPE_CHECKING:
-    from dfx.emulator.durable.diagnosis import Finding, Snapshot
+    from dfx.doctor.diagnosis import Finding, Snapshot
 
 MARKS = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
 
@@ -48,8 +48,8 @@ def doctor(
 
     Example: dfx doctor 4a1b9c0e2f7d4e3c8b5a6d7e8f9a0b1c --app-dir ./my-app
     """
-    from dfx.emulator.durable.checkup import DoctorRequest, gather_snapshot
-    from dfx.emulator.durable.diagnosis import diagnose, has_errors
+    from dfx.doctor.checkup import DoctorRequest, gather_snapshot
+    from dfx.doctor.diagnosis import diagnose, has_errors
 
     chosen = pick_instance_id(instance_id, id_option) if instance_id or id_option else None
     request = DoctorRequest(app_dir=app_dir, task_hub=task_hub, connection=connection, instance_id=chosen)
@@ -71,7 +71,7 @@ def doctor(
 
 def _render(snapshot: Snapshot, findings: list[Finding]) -> None:
     """The findings as a list: a coloured mark and severity, then the title, the evidence and the fix."""
-    from dfx.emulator.durable.diagnosis import Severity, is_clean
+    from dfx.doctor.diagnosis import Severity, is_clean
 
     where = f" · {snapshot.storage.description}" if snapshot.storage else ""
     about = f" · instance {snapshot.instance_id}" if snapshot.instance_id else ""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dfx.cli.main import app
-from dfx.emulator.durable import checkup
+from dfx.doctor import checkup
 from dfx.emulator.durable.client import DurableClient
 from dfx.emulator.durable.entities import EntityId
 from dfx.emulator.storage import StorageAccount, TaskHub

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from dfx.emulator.durable.diagnosis import (
+from dfx.doctor.diagnosis import (
     AppView,
     Finding,
     InstanceView,

@@ -30,6 +30,7 @@ def imported_modules(package: Path) -> dict[str, set[str]]:
         ("emulator/storage", ("dfx.emulator.durable", "dfx.emulator.http", "dfx.cli")),
         ("model", ("dfx.emulator", "dfx.cli")),
         ("scaffold", ("dfx.emulator", "dfx.cli")),
+        ("emulator", ("dfx.doctor", "dfx.cli")),
     ],
 )
 def test_a_lower_layer_imports_nothing_from_the_layers_above_it(package: str, forbidden: tuple[str, ...]):

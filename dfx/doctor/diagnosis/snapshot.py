@@ -1,6 +1,6 @@
 """The snapshot the rules read: settings, storage, partitions, queues, one instance and the app, as gathered.
 
-``dfx.emulator.durable.checkup`` fills it in; every part that could not be read is None or empty.
+``dfx.doctor.checkup`` fills it in; every part that could not be read is None or empty.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterable
 from datetime import datetime
 
-from dfx.emulator.durable.diagnosis.findings import Finding, error, info, warning
-from dfx.emulator.durable.diagnosis.snapshot import (
+from dfx.doctor.diagnosis.findings import Finding, error, info, warning
+from dfx.doctor.diagnosis.snapshot import (
     STALE_AFTER,
     Ownership,
     PartitionView,
@@ -15,7 +15,7 @@ from dfx.emulator.durable.diagnosis.snapshot import (
     Snapshot,
     ownership,
 )
-from dfx.emulator.durable.diagnosis.wording import (
+from dfx.doctor.diagnosis.wording import (
     BUSY_HOST,
     START_HOST,
     elsewhere,

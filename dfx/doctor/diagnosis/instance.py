@@ -6,9 +6,9 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dfx.emulator.durable.diagnosis.findings import Finding, error, info, warning
-from dfx.emulator.durable.diagnosis.snapshot import STALE_AFTER, InstanceView, QueueView, Snapshot
-from dfx.emulator.durable.diagnosis.wording import (
+from dfx.doctor.diagnosis.findings import Finding, error, info, warning
+from dfx.doctor.diagnosis.snapshot import STALE_AFTER, InstanceView, QueueView, Snapshot
+from dfx.doctor.diagnosis.wording import (
     BUSY_HOST,
     lease_story,
     message_label,

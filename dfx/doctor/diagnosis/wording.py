@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dfx.emulator.durable.diagnosis.snapshot import InstanceView, Ownership, Snapshot, ownership
+from dfx.doctor.diagnosis.snapshot import InstanceView, Ownership, Snapshot, ownership
 from dfx.emulator.durable.leases import worker_address
 from dfx.emulator.storage.peeked import PeekedMessage
 

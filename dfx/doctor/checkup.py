@@ -23,8 +23,7 @@ from urllib.parse import urlsplit
 
 from azure.core.exceptions import HttpResponseError
 
-from dfx.emulator.config import Settings, load_settings
-from dfx.emulator.durable.diagnosis import (
+from dfx.doctor.diagnosis import (
     AppView,
     InstanceView,
     PartitionView,
@@ -33,6 +32,7 @@ from dfx.emulator.durable.diagnosis import (
     Snapshot,
     StorageProbe,
 )
+from dfx.emulator.config import Settings, load_settings
 from dfx.emulator.storage.connection import SERVICES, StorageAccount
 from dfx.emulator.storage.errors import ConnectionStringError, StorageError, TaskHubNameError
 from dfx.emulator.storage.names import DEFAULT_HUB_NAME
@@ -226,7 +226,7 @@ async def _nothing() -> tuple[None, tuple[str, ...]]:
 # -- the app --------------------------------------------------------------------------------------------
 
 _INDEX_SCRIPT = (
-    "import sys; from dfx.emulator.durable.checkup import report_registered_names; "
+    "import sys; from dfx.doctor.checkup import report_registered_names; "
     "report_registered_names(sys.argv[1], sys.argv[2])"
 )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 
-from dfx.emulator.durable.diagnosis.findings import Finding, error
-from dfx.emulator.durable.diagnosis.snapshot import Snapshot
-from dfx.emulator.durable.diagnosis.wording import short
+from dfx.doctor.diagnosis.findings import Finding, error
+from dfx.doctor.diagnosis.snapshot import Snapshot
+from dfx.doctor.diagnosis.wording import short
 from dfx.emulator.durable.entities import ENTITY_PREFIX, EntityId
 from dfx.model.history import EventSentEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent
 

@@ -1,6 +1,6 @@
 """What ``dfx doctor`` concludes: a snapshot of a task hub (and of an app) in, findings with their fixes out.
 
-Pure: no I/O and no clock; ``dfx.emulator.durable.checkup`` gathers the :class:`Snapshot`. Each rule reads
+Pure: no I/O and no clock; ``dfx.doctor.checkup`` gathers the :class:`Snapshot`. Each rule reads
 the snapshot and returns findings; :func:`diagnose` runs them all and puts the most severe first. The parts:
 ``snapshot`` (what is read), ``findings`` (what is concluded), ``wording`` (the sentences the rules share), and
 the rules by subject: ``hub`` (settings, storage, name, partitions, queues), ``instance`` and ``app``.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dfx.emulator.durable.diagnosis.app import app_rules, used_names
-from dfx.emulator.durable.diagnosis.findings import Finding, Severity
-from dfx.emulator.durable.diagnosis.hub import hub_rules, partition_rules, queue_rules, settings_rules, storage_rules
-from dfx.emulator.durable.diagnosis.instance import OpenWork, instance_rules, open_work
-from dfx.emulator.durable.diagnosis.snapshot import (
+from dfx.doctor.diagnosis.app import app_rules, used_names
+from dfx.doctor.diagnosis.findings import Finding, Severity
+from dfx.doctor.diagnosis.hub import hub_rules, partition_rules, queue_rules, settings_rules, storage_rules
+from dfx.doctor.diagnosis.instance import OpenWork, instance_rules, open_work
+from dfx.doctor.diagnosis.snapshot import (
     STALE_AFTER,
     AppView,
     InstanceView,
@@ -26,7 +26,7 @@ from dfx.emulator.durable.diagnosis.snapshot import (
     StorageProbe,
     ownership,
 )
-from dfx.emulator.durable.diagnosis.wording import moment, span
+from dfx.doctor.diagnosis.wording import moment, span
 
 RULES = (settings_rules, storage_rules, hub_rules, instance_rules, partition_rules, queue_rules, app_rules)
 
