@@ -165,8 +165,8 @@ class Engine:
         self._inflight: dict[str, list[asyncio.Task[str | None]]] = {}
         self._etags: dict[str, str | None] = {}
         """The sentinel ETag after the last landed commit of each cached instance."""
-        self._pending_rows: dict[str, tuple[CheckpointColumns, dict[tuple[int, str], str]]] = {}
-        """Instances-row updates not yet written, merged per instance, with their offloaded blobs."""
+        self._pending_rows: dict[str, dict[str, Any]] = {}
+        """Instances-row columns not yet written, merged per instance (offloaded values as blob URLs)."""
         self._local_replies: dict[str, _LocalReply] = {}
         self._claimed_starts: set[str] = set()
         """Start messages put hidden for this process whose start is not decided yet."""
@@ -922,10 +922,8 @@ class Engine:
         instance are merged while a write is in flight, so a fast chain writes its row once per round trip.
         """
         self._spawn(self._delete(batch), f"dfx-delete-{instance_id}")
-        merged, blobs = self._pending_rows.setdefault(instance_id, (CheckpointColumns(), {}))
-        merged.columns.update(columns.columns)
-        merged.blob_sources.update(columns.blob_sources)
-        blobs.update(offloaded)
+        # resolved now: offloaded blobs are named by the index of an event in *this* checkpoint
+        self._pending_rows.setdefault(instance_id, {}).update(self.hub.instances.row_columns(columns, offloaded))
         if instance_id not in self._row_writes:
             task = asyncio.create_task(self._write_rows(instance_id), name=f"dfx-row-{instance_id}")
             self._row_writes[instance_id] = task
@@ -937,18 +935,13 @@ class Engine:
         delay = MIN_POLL
         try:
             while instance_id in self._pending_rows:
-                update, offloaded = self._pending_rows.pop(instance_id)
+                columns = self._pending_rows.pop(instance_id)
                 try:
-                    await self.hub.instances.write_checkpoint(instance_id, update, offloaded)
+                    await self.hub.instances.merge(instance_id, columns)
                     delay = MIN_POLL
                 except Exception as exc:
                     self._failed(exc, f"Updating the Instances row of {instance_id!r}")
-                    newer = self._pending_rows.pop(instance_id, None)
-                    if newer is not None:
-                        update.columns.update(newer[0].columns)
-                        update.blob_sources.update(newer[0].blob_sources)
-                        offloaded = {**offloaded, **newer[1]}
-                    self._pending_rows[instance_id] = (update, offloaded)
+                    self._pending_rows[instance_id] = {**columns, **self._pending_rows.get(instance_id, {})}
                     if self.stopping.is_set():
                         return
                     await asyncio.sleep(delay)

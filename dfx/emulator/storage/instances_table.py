@@ -392,12 +392,18 @@ class InstancesTable:
         offloaded: Mapping[tuple[int, str], str] | None = None,
     ) -> None:
         """Merge a checkpoint's columns, pointing at history blobs (as URLs) where values were offloaded."""
+        await self.merge(instance_id, self.row_columns(update, offloaded))
+
+    def row_columns(
+        self, update: CheckpointColumns, offloaded: Mapping[tuple[int, str], str] | None = None
+    ) -> dict[str, Any]:
+        """A checkpoint's Instances columns, with the URL of the history blob where a value was offloaded."""
         columns = dict(update.columns)
         for column, (index, source) in update.blob_sources.items():
             blob = (offloaded or {}).get((index, source))
             if blob is not None:
                 columns[column] = self.blobs.url_of(blob)
-        await self.merge(instance_id, columns)
+        return columns
 
     @storage_call
     async def delete_row(self, instance_id: str, *, etag: str | None = None) -> bool:
