@@ -8,7 +8,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(Markdown(cli_section(cli, raw_point_read)))
     if output is not None:
         sections = "\n".join([host_section(host), engine_section(engine, raw_upsert), cli_section(cli, raw_point_read)])
-        write_benchmarks(output, results, plan, this_machine(), datetime.now(UTC), sections)
+        write_benchmarks(output, results, plan, this_machine(), datetime.now(timezone.utc), sections)
         console.print(f"wrote {output}")
     console.print(f"bench took {time.perf_counter() - started:.1f} s")
     return 0

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from azure.data.tables.aio import TableClient
@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = cli_section(figures)
     print(section)
     if args.write:
-        stamp = f"_Measured on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.cli`._\n\n"
+        stamp = f"_Measured on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python -m bench.cli`._\n\n"
         title, _, body = section.partition("\n\n")
         replace_section(REPO_ROOT / "BENCHMARKS.md", f"{title}\n\n{stamp}{body}")
         print("wrote BENCHMARKS.md")

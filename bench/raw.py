@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from azure.data.tables.aio import TableClient
@@ -27,7 +27,7 @@ def history_like_entity(index: int) -> dict[str, Any]:
         "EventId": index,
         "Name": "hello",
         "Input": '"x"',
-        "_Timestamp": datetime.now(UTC),
+        "_Timestamp": datetime.now(timezone.utc),
     }
 
 

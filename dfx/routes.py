@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from dfx.model.encoding import parse_datetime
+
 
 class RouteTemplateError(ValueError):
     """Raised for a route template that cannot be parsed; the message names the template and the problem."""
@@ -66,7 +68,10 @@ def _is_datetime(value: str) -> bool:
     try:
         datetime.fromisoformat(text)
     except ValueError:
-        return False
+        try:
+            parse_datetime(value)  # Python 3.10's fromisoformat reads 0, 3 or 6 fraction digits only
+        except (ValueError, OverflowError):
+            return False
     return True
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from dfx.model.history import (
     EVENT_CLASSES,
@@ -35,8 +35,8 @@ from dfx.model.history import (
     TimerFiredEvent,
 )
 
-T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
-FIRE = datetime(2024, 5, 1, 10, 5, 0, tzinfo=UTC)
+T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+FIRE = datetime(2024, 5, 1, 10, 5, 0, tzinfo=timezone.utc)
 FAILURE = FailureDetails("ValueError", "boom", "Traceback ...", FailureDetails("KeyError", "'x'"))
 
 

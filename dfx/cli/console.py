@@ -53,8 +53,41 @@ def settings_for(app_dir: Path, task_hub: str | None, connection: str | None) ->
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from a synchronous command."""
-    return asyncio.run(coro)
+    """Run a coroutine to completion from a synchronous command.
+
+    Ctrl-C cancels the coroutine, then raises KeyboardInterrupt, as ``asyncio.run`` does from Python 3.11 on.
+    """
+    if sys.version_info >= (3, 11):
+        return asyncio.run(coro)
+    return asyncio.run(_cancelled_by_sigint(coro))
+
+
+async def _cancelled_by_sigint(coro: Coroutine[Any, Any, T]) -> T:
+    import signal
+    import threading
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if task is not None:
+            task.cancel()
+
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if main:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 def iso_time(value: datetime, timespec: str = "auto") -> str:

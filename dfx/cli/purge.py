@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import typer
 
 from dfx.cli.console import iso_time
 from dfx.model.history import TERMINAL_STATUSES, OrchestrationStatus
 
-EARLIEST = datetime(1601, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1601, 1, 1, tzinfo=timezone.utc)
 """Azure Table's smallest DateTime, the lower bound of a purge given no ``--created-after``."""
 PREVIEW_IDS = 10
 # The order Core Tools' help lists them in.

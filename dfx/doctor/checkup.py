@@ -126,7 +126,7 @@ async def _listens(host: str, port: int, timeout: float = OWNER_PROBE_TIMEOUT) -
     """Something accepts TCP connections on ``host:port``."""
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, TimeoutError):
+    except (OSError, asyncio.TimeoutError):
         return False
     writer.close()
     with contextlib.suppress(OSError):
@@ -269,7 +269,7 @@ async def index_app(app_dir: Path, script_file: str, environment: Mapping[str, s
     )  # fmt: skip
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), APP_LOAD_TIMEOUT)
-    except TimeoutError:
+    except asyncio.TimeoutError:
         process.kill()
         await process.wait()
         return AppView(str(script), error=f"{script_file} did not finish loading within {APP_LOAD_TIMEOUT:.0f} s",

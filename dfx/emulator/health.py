@@ -10,6 +10,7 @@ and never a traceback: a traceback is for a bug, not for a storage account that 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -26,11 +27,15 @@ REPEAT_INTERVAL = 10.0
 
 def is_storage_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is storage trouble (an error answer, no answer) rather than a bug of dfx's own."""
-    return isinstance(exc, StorageError | ServiceError | HttpResponseError | aiohttp.ClientError | TimeoutError)
+    return isinstance(
+        exc, StorageError | ServiceError | HttpResponseError | aiohttp.ClientError | TimeoutError | asyncio.TimeoutError
+    )
 
 
 def _is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, StorageUnavailableError | aiohttp.ClientConnectionError | TimeoutError)
+    return isinstance(
+        exc, StorageUnavailableError | aiohttp.ClientConnectionError | TimeoutError | asyncio.TimeoutError
+    )
 
 
 class StorageHealth:

@@ -6,7 +6,7 @@ import contextvars
 import logging
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from rich.console import Console
 from rich.markup import escape
@@ -31,7 +31,7 @@ LEVEL_STYLES = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICA
 
 def stamp() -> str:
     """The ``[2024-05-01T10:00:00.123Z]`` prefix of every host line, as ``func start`` writes it."""
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     return now.strftime("[%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z]"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from dfx.model.history import (
@@ -61,15 +61,15 @@ def parse_datetime(text: str) -> datetime:
     tz = match["tz"]
     if tz and tz != "Z":
         value = datetime.fromisoformat(match["base"] + tz[:3] + ":" + tz[-2:]).replace(microsecond=value.microsecond)
-        return value.astimezone(UTC)
-    return value.replace(tzinfo=UTC)
+        return value.astimezone(timezone.utc)
+    return value.replace(tzinfo=timezone.utc)
 
 
 def to_utc(value: datetime) -> datetime:
     """Treat naive values as UTC (as DTFx does with unspecified kinds) and convert aware ones."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 def compact_json(value: Any) -> str:

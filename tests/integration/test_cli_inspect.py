@@ -503,8 +503,8 @@ def test_timeline_json_lists_the_spans_on_the_executions_time_axis(account, hub_
         ("activity", "a", "Completed", 2000), ("timer", "timer", "Fired", 2500), ("event", "approve", "Raised", 0),
         ("activity", "b", "Failed", 500),
     ]  # fmt: skip
-    start = datetime.fromisoformat(data["start"])
-    assert (datetime.fromisoformat(data["end"]) - start).total_seconds() == 6
+    start = datetime.fromisoformat(data["start"].replace("Z", "+00:00"))
+    assert (datetime.fromisoformat(data["end"].replace("Z", "+00:00")) - start).total_seconds() == 6
 
 
 def test_timeline_draws_one_bar_per_span_on_a_common_scale(account, hub_name, conn):

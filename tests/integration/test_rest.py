@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -63,7 +63,7 @@ async def test_a_missing_queue_answers_404_queue_not_found(clients: StorageClien
 
 
 async def test_a_transaction_writes_typed_columns_that_the_sdk_reads_back(clients: StorageClients, table: str) -> None:
-    now = datetime(2026, 11, 23, 6, 30, 1, 123456, tzinfo=UTC)
+    now = datetime(2026, 11, 23, 6, 30, 1, 123456, tzinfo=timezone.utc)
     key = "it's a key"
     row = {"PartitionKey": key, "RowKey": "0000000000000000", "Input": 'é"x', "EventId": 7, "IsPlayed": False,
            "_Timestamp": now, "Ratio": 0.5, "Skipped": None}  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 import typer
@@ -11,8 +11,8 @@ from dfx.cli.console import parse_statuses, parse_time
 from dfx.cli.purge import EARLIEST, PurgeFilter, instances_phrase, preview
 from dfx.model.history import TERMINAL_STATUSES, OrchestrationStatus
 
-JAN = datetime(2026, 1, 1, tzinfo=UTC)
-FEB = datetime(2026, 2, 1, tzinfo=UTC)
+JAN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FEB = datetime(2026, 2, 1, tzinfo=timezone.utc)
 
 
 def test_no_statuses_means_every_finished_status_and_no_lower_bound_means_the_table_minimum():

@@ -32,8 +32,8 @@ def test_failpoints_are_read_as_name_equals_exit_with_an_optional_pass_number():
 
 
 def test_a_replacing_start_runs_when_the_row_has_its_created_time_though_an_older_checkpoint_wrote_its_id_back():
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
-    created = datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=UTC)
+    created = datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=timezone.utc)
     assert start_verdict("e2", 1, 1, "e1", 1, created=created, row_created=created) is StartVerdict.RUN
     assert start_verdict("e2", 1, 1, "e1", 1, created=created, row_created=None) is StartVerdict.DROP

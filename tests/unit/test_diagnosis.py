@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from dfx.doctor.diagnosis import (
     AppView,
@@ -37,7 +37,7 @@ from dfx.model.history import (
     TimerFiredEvent,
 )
 
-NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=timezone.utc)
 HUB = "DoctorHub"
 CONTROL = [f"doctorhub-control-{i:02d}" for i in range(4)]
 WORK = "doctorhub-workitems"

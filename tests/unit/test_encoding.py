@@ -1,7 +1,7 @@
 """The three wire forms of history events (host-protocol §2.2, storage-layout §3, §5.4)."""
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -94,18 +94,18 @@ def test_table_reader_accepts_absent_objects_of_v1_rows():
 
 
 def test_datetimes_use_dotnet_round_trip_text():
-    assert format_datetime(datetime(2024, 5, 1, 10, 0, 0, 510000, tzinfo=UTC)) == "2024-05-01T10:00:00.51Z"
-    assert format_datetime(datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)) == "2024-05-01T10:00:00Z"
-    assert format_datetime_seconds(datetime(2024, 5, 1, 10, 0, 0, 999, tzinfo=UTC)) == "2024-05-01T10:00:00Z"
+    assert format_datetime(datetime(2024, 5, 1, 10, 0, 0, 510000, tzinfo=timezone.utc)) == "2024-05-01T10:00:00.51Z"
+    assert format_datetime(datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)) == "2024-05-01T10:00:00Z"
+    assert format_datetime_seconds(datetime(2024, 5, 1, 10, 0, 0, 999, tzinfo=timezone.utc)) == "2024-05-01T10:00:00Z"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-05-01T10:00:00.1234567Z", datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)),
-        ("2024-05-01T10:00:00Z", datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)),
-        ("2024-05-01T10:00:00", datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)),
-        ("2024-05-01T12:00:00.5+02:00", datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)),
+        ("2024-05-01T10:00:00.1234567Z", datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)),
+        ("2024-05-01T10:00:00Z", datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)),
+        ("2024-05-01T10:00:00", datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)),
+        ("2024-05-01T12:00:00.5+02:00", datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=timezone.utc)),
     ],
 )
 def test_datetime_parsing_accepts_seven_digits_and_offsets(text, expected):

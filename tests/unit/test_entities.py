@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -91,4 +91,4 @@ def test_a_batch_and_its_results_round_trip_the_scheduler_state():
 
 def test_scheduled_signal_names_carry_their_time():
     assert scheduled_time("op") is None
-    assert scheduled_time("op@2024-05-01T10:00:00.0000000Z") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert scheduled_time("op@2024-05-01T10:00:00.0000000Z") == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)

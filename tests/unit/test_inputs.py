@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -39,9 +39,9 @@ def test_text_that_is_not_json_says_why(body: bytes):
 
 
 def test_query_times_read_round_trip_text_iso_dates_and_offsets_as_utc():
-    assert parse_time("2024-05-01T10:00:00.1234567Z") == datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
-    assert parse_time("2024-05-01") == datetime(2024, 5, 1, tzinfo=UTC)
-    assert parse_time("2024-05-01T12:00:00+02:00") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_time("2024-05-01T10:00:00.1234567Z") == datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert parse_time("2024-05-01") == datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert parse_time("2024-05-01T12:00:00+02:00") == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(

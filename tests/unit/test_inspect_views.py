@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.storage.queue import QueueMessage
@@ -25,7 +25,7 @@ from dfx.emulator.storage.messages import MessageData, TaskMessage
 from dfx.emulator.storage.peeked import peeked_message
 from dfx.model.history import OrchestrationInstance, OrchestrationStatus, TaskScheduledEvent
 
-T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def raised() -> str:

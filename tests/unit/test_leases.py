@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from dfx.emulator.durable.leases import lease_expired, live_owners, worker_address
 from dfx.emulator.storage.partitions import PartitionLease
 
-NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def test_a_lease_is_expired_at_its_expiry_time_and_when_never_taken():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from dfx.emulator.durable.nudge import local_host_port
 from dfx.emulator.storage.partitions import PartitionLease
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def lease(owner: str | None, expires_in: float = 30) -> PartitionLease:

@@ -39,7 +39,7 @@ def test_the_watchdog_stops_the_host_once_its_parent_is_not_the_supervisor():
         task = asyncio.create_task(watch_parent(parent, gone.set, interval=0.01))
         try:
             await asyncio.wait_for(gone.wait(), 0.3)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return False
         finally:
             task.cancel()

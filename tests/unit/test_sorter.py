@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from dfx.emulator.durable.entities import SchedulerState, request_json
 from dfx.emulator.durable.sorter import LABEL_BASE, TICK, Labelled, MessageSorter, request_label
 
-T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 WINDOW = timedelta(minutes=30)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from dfx.cli.inspect.gantt import Bar, axis_label, draw_bar, layout_bars
 from dfx.cli.inspect.spans import axis_of, spans_of
 
-T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+T0 = datetime(2026, 1, 31, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def at(seconds: float) -> datetime:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from dfx._compat import StrEnum
 from dfx.cli.console import (
     AppDirOption,
     ConnectionOption,
@@ -56,7 +56,7 @@ class SortKey(StrEnum):
     status = "status"
 
 
-_EPOCH = datetime.min.replace(tzinfo=UTC)
+_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def sort_records(records: list[InstanceRecord], key: SortKey, descending: bool | None) -> list[InstanceRecord]:

@@ -319,7 +319,7 @@ class Engine:
         """Wait out a back-off unless woken first; True when woken."""
         event = self.wakeups[queue_name]
         woken = False
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=delay)
             woken = True
         event.clear()

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dfx.model.encoding import parse_datetime, to_utc
 
 TICK = timedelta(microseconds=1)
 #: Where labels count from: an ordering label, not a time (written as a .NET DateTime, as the extension's are).
-LABEL_BASE = datetime(2000, 1, 1, tzinfo=UTC)
+LABEL_BASE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 #: How Newtonsoft writes ``DateTime.MinValue``, the "nothing delivered yet" mark of a receive buffer.
 MIN_VALUE_TEXT = "0001-01-01T00:00:00"
 

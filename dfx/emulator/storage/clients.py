@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
@@ -102,6 +103,7 @@ def storage_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             aiohttp.ClientConnectionError,
             ConnectionError,
             TimeoutError,
+            asyncio.TimeoutError,
         ) as exc:
             raise unavailable(owner.account, exc, service).at(service) from exc
         except ClientAuthenticationError as exc:

@@ -22,7 +22,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -103,7 +103,7 @@ def _sign(key: bytes, text: str) -> str:
 
 def _edm_datetime(value: datetime) -> str:
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
+        value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -295,7 +295,7 @@ class StorageRest:
                     method, url, data=body or None, headers=sent, skip_auto_headers=skip
                 ) as answer:
                     response = Response(answer.status, answer.headers, await answer.read())
-            except (aiohttp.ClientConnectionError, TimeoutError):
+            except (aiohttp.ClientConnectionError, TimeoutError, asyncio.TimeoutError):
                 if attempt >= _RETRIES:
                     raise
             else:

@@ -19,7 +19,7 @@ def parse_timestamp(text: Any, *args: Any, **kwargs: Any) -> datetime:
     """``dateutil.parser.parse`` for the SDK, with ISO 8601 read by ``datetime.fromisoformat`` first."""
     if isinstance(text, str) and not args and not kwargs:
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
         except ValueError:
             pass
         else:

@@ -2,7 +2,7 @@
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -43,7 +43,7 @@ async def client_op(req: func.HttpRequest, client) -> func.HttpResponse:
         body = {"by": sorted(s.instance_id for s in found), "all": len(everything)}
         return func.HttpResponse(json.dumps(body), mimetype="application/json")
     elif op == "purge":
-        since = datetime.now(UTC) - timedelta(minutes=5)
+        since = datetime.now(timezone.utc) - timedelta(minutes=5)
         result = await client.purge_instance_history_by(since, None, [df.OrchestrationRuntimeStatus.Completed])
         one = await client.purge_instance_history(instance_id)
         body = {"by": result.instances_deleted, "one": one.instances_deleted}
