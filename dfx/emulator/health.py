@@ -25,17 +25,17 @@ log = logging.getLogger("dfx.storage")
 REPEAT_INTERVAL = 10.0
 
 
+#: What "no answer" looks like below the storage layer's own typed error.
+_NO_ANSWER = (StorageUnavailableError, aiohttp.ClientConnectionError, TimeoutError, asyncio.TimeoutError)
+
+
 def is_storage_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is storage trouble (an error answer, no answer) rather than a bug of dfx's own."""
-    return isinstance(
-        exc, StorageError | ServiceError | HttpResponseError | aiohttp.ClientError | TimeoutError | asyncio.TimeoutError
-    )
+    return isinstance(exc, (StorageError, ServiceError, HttpResponseError, aiohttp.ClientError, *_NO_ANSWER))
 
 
 def _is_outage(exc: BaseException) -> bool:
-    return isinstance(
-        exc, StorageUnavailableError | aiohttp.ClientConnectionError | TimeoutError | asyncio.TimeoutError
-    )
+    return isinstance(exc, _NO_ANSWER)
 
 
 class StorageHealth:

@@ -105,6 +105,12 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
+def _current_execution(past: list[HistoryEvent]) -> str | None:
+    """The execution id of the history ``past`` (None when it has not started)."""
+    started = execution_started(past)
+    return started.orchestration_instance.execution_id if started else None
+
+
 class _EarlierCommitFailed(Exception):
     """An append could not run because the append of an earlier episode of the same instance failed."""
 
@@ -552,16 +558,14 @@ class Engine:
             return False
         if not past or current_status(past).is_terminal:
             return True
-        started = execution_started(past)
-        current = started.orchestration_instance.execution_id if started else None
+        current = _current_execution(past)
         return any(m.data.target.execution_id not in (None, current) for m in batch)
 
     async def _restart_pending(self, instance_id: str, past: list[HistoryEvent]) -> bool:
         """Whether the Instances row names a Pending execution other than the one ``past`` holds: a start
         that has won but not run yet (its message may still be hidden or waiting for its check)."""
         row = await self.hub.instances.get(instance_id, fetch_large=False)
-        started = execution_started(past) if past else None
-        current = started.orchestration_instance.execution_id if started else None
+        current = _current_execution(past)
         return bool(
             row is not None and row.runtime_status == OrchestrationStatus.Pending and row.execution_id
             and row.execution_id != current

@@ -18,7 +18,7 @@ from typing import Any
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
 from dfx.emulator.durable.entities import OPERATION_EVENT, EntityId, EntityIdError, request_json, sent_request
 from dfx.emulator.durable.sorter import request_label
-from dfx.model.encoding import compact_json, parse_datetime, to_sdk_json
+from dfx.model.encoding import compact_json, to_sdk_json
 from dfx.model.history import (
     ContinueAsNewEvent,
     EventRaisedEvent,
@@ -212,11 +212,11 @@ class _Replay:
                 self.finished.add(event.timer_id)
         self.last_sent: dict[str, tuple[datetime, datetime]] = {}
         """The label of the last request this execution sent to each entity, and when it was decided."""
-        for event in history:
-            if isinstance(event, EventSentEvent) and event.name == OPERATION_EVENT and event.instance_id:
-                stamp = sent_request(event).get("Timestamp")
-                if isinstance(stamp, str):
-                    self.last_sent[event.instance_id] = (parse_datetime(stamp), event.timestamp)
+        for event in history:  # a label is derived from the sequence number; only labelled requests count
+            if not isinstance(event, EventSentEvent) or event.name != OPERATION_EVENT or not event.instance_id:
+                continue
+            if "Timestamp" in sent_request(event):
+                self.last_sent[event.instance_id] = (request_label(event.event_id), event.timestamp)
         self.allocated: set[int] = set()
         self.decisions: list[HistoryEvent] = []
         self.outbound: list[Outbound] = []
