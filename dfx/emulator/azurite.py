@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -272,20 +273,26 @@ def wait_until_ready(
 # Finding and installing
 
 
-def search_paths(cwd: Path | None = None) -> list[Path]:
-    """Where dfx looks for the ``azurite`` launcher, in order (after PATH)."""
-    cwd = cwd or Path.cwd()
-    paths = [cwd / "node_modules" / ".bin", _REPO_ROOT / "node_modules" / ".bin"]
-    paths.append(USER_INSTALL_DIR / "node_modules" / ".bin")
+def search_paths(cwd: Path | None = None, prefix: Path | None = None) -> list[Path]:
+    """Where dfx looks for the ``azurite`` launcher, in order (after PATH).
+
+    ``node_modules/.bin`` in the working folder and each folder above it (as Node resolves packages), above
+    the Python environment dfx runs in (a venv inside a checkout whose ``npm ci`` ran), in dfx's own
+    checkout (an editable install), then ``~/.dfx/azurite`` (``dfx azurite install``).
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    prefix = (prefix or Path(sys.prefix)).resolve()
+    folders = [cwd, *cwd.parents, *prefix.parents, _REPO_ROOT, USER_INSTALL_DIR]
     unique: list[Path] = []
-    for p in paths:
-        if p not in unique:
-            unique.append(p)
+    for folder in folders:
+        path = folder / "node_modules" / ".bin"
+        if path not in unique:
+            unique.append(path)
     return unique
 
 
 def find_azurite(cwd: Path | None = None) -> Path | None:
-    """The ``azurite`` launcher: on PATH, in ./node_modules/.bin, in dfx's checkout, or ~/.dfx/azurite."""
+    """The ``azurite`` launcher: on PATH, else the first in ``search_paths``."""
     found = shutil.which("azurite")
     if found:
         return Path(found)

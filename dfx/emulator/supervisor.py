@@ -2,8 +2,9 @@
 
 The parent owns the listening socket and Azurite; each host is a child that inherits the socket, so requests
 that arrive during a restart wait in the backlog instead of being refused, and the host being replaced answers
-every connection it accepted before it exits (``dfx.emulator.http.drain``). State lives in storage, so a
-restart loses nothing.
+every connection it accepted before it exits (``dfx.emulator.http.drain``). A host that dies on its own is
+restarted after a delay that grows while it keeps dying, and until then ``dfx.emulator.standin`` answers 503
+with the reason. State lives in storage, so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,11 +26,16 @@ from dfx.emulator import azurite
 from dfx.emulator.config import HOST_JSON, LOCAL_SETTINGS, Settings, load_settings
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.ports import listen_socket
+from dfx.emulator.standin import Standin
 from dfx.errors import DfxError
 
 WATCHED_NAMES = (HOST_JSON, LOCAL_SETTINGS)
 STOP_TIMEOUT = 10.0
 """Seconds a host gets to answer what it accepted (``dfx.emulator.http.drain``) and stop before it is killed."""
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds before a host that exited on its own is restarted: the first delay, then longer while it keeps dying."""
+STEADY_AFTER = 60.0
+"""Seconds a host must have run for its exit to count as a first one again (the delays start over)."""
 IGNORED_DIRS = (".dfx", ".venv", "venv", "node_modules", ".git", "__pycache__", ".python_packages", "__azurite_db")
 
 
@@ -51,6 +59,11 @@ class Supervisor:
         self.console = console
         self.stop_event = threading.Event()
         self.child: subprocess.Popen[bytes] | None = None
+        self.spawned_at = 0.0
+        self.exits = 0
+        """Exits on its own in a row, each within ``STEADY_AFTER`` of its start."""
+        self.restart_at: float | None = None
+        self.standin: Standin | None = None
 
     def _spawn(self, fd: int) -> subprocess.Popen[bytes]:
         """Start a host on the listening socket ``fd``; it stops when this process dies (``dfx.emulator.parent``).
@@ -74,12 +87,32 @@ class Supervisor:
             child.kill()
             child.wait()
 
-    def _report_exit(self) -> None:
-        """Say once when the host died on its own (it is restarted on the next change)."""
+    def _start_host(self, fd: int) -> None:
+        """Stop the stand-in (if any) and spawn the next host on the socket."""
+        if self.standin is not None:
+            self.standin.stop()
+            self.standin = None
+        self.restart_at = None
+        self.child = self._spawn(fd)
+        self.spawned_at = time.monotonic()
+
+    def _tend(self, sock: socket.socket) -> None:
+        """Notice a host that exited on its own: say so once, answer 503 meanwhile, restart it after a delay."""
         child = self.child
-        if child is not None and child.poll() is not None and not self.stop_event.is_set():
-            self.console.error(f"The host exited with code {child.returncode}; waiting for a change to restart it.")
+        if self.stop_event.is_set():
+            return
+        if child is not None and child.poll() is not None:
             self.child = None
+            lived = time.monotonic() - self.spawned_at
+            self.exits = 1 if lived >= STEADY_AFTER else self.exits + 1
+            delay = RESTART_DELAYS[min(self.exits, len(RESTART_DELAYS)) - 1]
+            reason = f"The host {describe_exit(child.returncode)}; dfx restarts it in {delay:g} s."
+            self.console.error(reason)
+            self.restart_at = time.monotonic() + delay
+            self.standin = Standin(sock, reason, retry_after=delay)
+        elif self.child is None and self.restart_at is not None and time.monotonic() >= self.restart_at:
+            self.console.line("Restarting the host…", "cyan")
+            self._start_host(sock.fileno())
 
     def run(self) -> int:
         """Serve until Ctrl-C; return the exit code."""
@@ -102,26 +135,28 @@ class Supervisor:
         for sig in previous:
             signal.signal(sig, request_stop)
         try:
-            self.child = self._spawn(sock.fileno())
+            self._start_host(sock.fileno())
             for changes in watch(
                 self.settings.app_dir,
                 watch_filter=AppFilter(),
                 stop_event=self.stop_event,
                 debounce=200,
                 step=50,
-                rust_timeout=1000,
+                rust_timeout=250,
                 yield_on_timeout=True,
                 raise_interrupt=False,
             ):
                 if not changes:
-                    self._report_exit()
+                    self._tend(sock)
                     continue
                 names = sorted({Path(path).name for _, path in changes})
                 self.console.line(f"Detected changes in {', '.join(names)}. Restarting the host…", "cyan")
                 self._stop_child()
-                self.child = self._spawn(sock.fileno())
+                self._start_host(sock.fileno())
             return 0
         finally:
+            if self.standin is not None:
+                self.standin.stop()
             self._stop_child()
             sock.close()
             for sig, handler in previous.items():
@@ -130,6 +165,14 @@ class Supervisor:
             if started is not None:
                 started.stop()
                 self.console.line("Azurite stopped.", "dim")
+
+
+def describe_exit(code: int) -> str:
+    """``exited with code 3`` or ``was killed by SIGKILL``, for a child's return code."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

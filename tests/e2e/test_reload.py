@@ -229,3 +229,28 @@ def test_requests_sent_without_pause_through_reloads_are_all_answered(start_host
         seen = [stage(outcome) for _, outcome in client]
         assert seen == sorted(seen), seen
     assert time.monotonic() < deadline
+
+
+def host_child(host: RunningHost) -> int:
+    children = Path(f"/proc/{host.process.pid}/task/{host.process.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def test_a_host_that_dies_on_its_own_is_replaced_and_meanwhile_requests_get_a_503_saying_why(
+    start_host: HostLauncher,
+):
+    host = start_host(APPS / "http_app")
+    first = host_child(host)
+    mark = len(host.lines)
+    os.kill(first, 9)
+    reply = eventually(lambda: (r := call("GET", f"{host.url}/api/version")).status == 503 and r, timeout=5)
+    assert reply.json() == {
+        "Message": "Function host is not running.",
+        "Error": "The host was killed by SIGKILL; dfx restarts it in 1 s.",
+    }
+    assert reply.header("Retry-After") == "1"
+    host.wait_for("The host was killed by SIGKILL; dfx restarts it in 1 s.", after=mark)
+    eventually(lambda: call("GET", f"{host.url}/api/version").text == "v1")
+    host.wait_for("Restarting the host", after=mark)
+    assert host_child(host) != first
