@@ -16,7 +16,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,7 @@ from dfx.emulator.durable.orchestration import (
 from dfx.emulator.durable.sorter import Labelled
 from dfx.emulator.health import StorageHealth, is_storage_failure
 from dfx.emulator.logs import HostConsole
+from dfx.emulator.loops import keep_running
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
 from dfx.emulator.storage.instances_table import CheckpointColumns, InstanceRecord, checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
@@ -186,9 +187,16 @@ class Engine:
 
     async def start(self) -> None:
         sdk_speedups.install()
-        await self._lease_round()
-        self._loops.append(asyncio.create_task(self._lease_loop(), name="dfx-leases"))
-        self._loops.append(asyncio.create_task(self._activity_loop(), name="dfx-activities"))
+        try:
+            await self._lease_round()
+        except Exception as exc:  # the lease loop tries again
+            self._failed(exc, "The partition lease round")
+        self._loops.append(self._keep_running(self._lease_loop, "The partition lease loop"))
+        self._loops.append(self._keep_running(self._activity_loop, "The work-item poller"))
+
+    def _keep_running(self, body: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
+        """A task running ``body`` that is restarted whenever it ends on its own (``dfx.emulator.loops``)."""
+        return asyncio.create_task(keep_running(body, name, self.stopping, self._failed), name=f"dfx-{name}")
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -295,8 +303,9 @@ class Engine:
                 continue
             if lease.queue_name not in self.owned:
                 self._forget_partition(lease.queue_name)  # what was cached before may have changed since
-                self.owned[lease.queue_name] = asyncio.create_task(
-                    self._control_loop(lease.queue_name), name=f"dfx-{lease.queue_name}"
+                queue_name = lease.queue_name
+                self.owned[queue_name] = self._keep_running(
+                    functools.partial(self._control_loop, queue_name), f"The poller of {queue_name}"
                 )
 
     def _forget(self, instance_id: str) -> None:
