@@ -30,6 +30,17 @@ T = TypeVar("T")
 out = Console(highlight=False, soft_wrap=False, width=shutil.get_terminal_size((160, 24)).columns)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def print_error(exc: DfxError) -> None:
+    """A typed failure as the CLI says it: ``error: message`` on one line, details dimmed, ``hint: ...``."""
+    err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
+    details = getattr(exc, "details", "")
+    if details:
+        err.print(details, markup=False, highlight=False, style="dim")
+    if exc.hint:
+        err.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False)
+
+
 TaskHubOption = Annotated[
     str | None,
     typer.Option("--task-hub", "--task-hub-name", help="Task hub name (default: host.json, else TestHubName)."),

@@ -9,14 +9,11 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from dfx import __version__
 from dfx.cli import azurite, doctor, durable, inspect, scaffold, start, taskhub
-from dfx.cli.console import err
+from dfx.cli.console import print_error
 from dfx.errors import DfxError
-
-log = logging.getLogger(__name__)
 
 
 def _show_flags_as_flags() -> None:
@@ -89,47 +86,6 @@ def root(
         logging.getLogger("azure").setLevel(logging.ERROR)
 
 
-class StorageAnswerError(DfxError):
-    """A storage service answered a request with an error status that no typed error of dfx covers."""
-
-
-def storage_answer(exc: Exception) -> StorageAnswerError | None:
-    """The one-line error for a storage service's error answer (the SDK's or dfx's REST client's), else None.
-
-    Looks only at modules already loaded: an exception of a storage client means its module is.
-    """
-    status: int | None = None
-    code: str | None = None
-    text = ""
-    core = sys.modules.get("azure.core.exceptions")
-    rest = sys.modules.get("dfx.emulator.storage.rest")
-    if core is not None and isinstance(exc, core.HttpResponseError):
-        status, code, text = exc.status_code, exc.error_code or exc.reason, exc.message or ""
-        if text.startswith("Operation returned an invalid status"):  # the SDK's words for "no error body"
-            text = ""
-    elif rest is not None and isinstance(exc, rest.ServiceError):
-        status, code, text = exc.status, exc.code, exc.message
-    else:
-        return None
-    answer = " ".join(str(part) for part in (status, code) if part)
-    first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    message = f"storage answered {answer or 'with an error'}" + (f": {first[:200]}" if first else ".")
-    if status is not None and 400 <= status < 500:
-        hint = "The service refused the request: check the options given, such as --continuation-token."
-    else:
-        hint = "The service could not answer just now: try again in a moment."
-    return StorageAnswerError(message, hint=hint + " dfx --verbose shows the whole answer.")
-
-
-def _print_error(exc: DfxError) -> None:
-    err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
-    details = getattr(exc, "details", "")
-    if details:
-        err.print(details, markup=False, highlight=False, style="dim")
-    if exc.hint:
-        err.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False)
-
-
 #: Core Tools' boolean options that take a value (``func durable get-runtime-status --show-input true``).
 CORE_TOOLS_BOOLEANS = frozenset({"--show-input", "--show-output"})
 STATUS_COMMANDS = (["inspect", "status"], ["durable", "get-runtime-status"])
@@ -171,9 +127,10 @@ def _silence_stdout() -> None:
 def main() -> None:
     """Entry point of the console script: expected failures print one line and a hint, never a traceback.
 
-    A storage service's error answer that no typed error covers (a 4xx for a bad option, a 503) is one of
-    them. Usage errors, ``--help`` and Ctrl-C are left to typer's standalone mode (usage text, exit 2;
-    "Aborted", exit 1), so this does not depend on where a typer release keeps its click exceptions.
+    A storage service's error answer is one of them: the storage layer types every one
+    (``StorageServiceError``, with its status and code). Usage errors, ``--help`` and Ctrl-C are left to
+    typer's standalone mode (usage text, exit 2; "Aborted", exit 1), so this does not depend on where a typer
+    release keeps its click exceptions.
 
     Output piped into a reader that stops early (``| head``) ends the command quietly with exit code 1: what
     typer and rich already do when the failed write happens inside them, and Python's documented recipe; a
@@ -188,14 +145,7 @@ def main() -> None:
         _silence_stdout()
         raise SystemExit(1) from None
     except DfxError as exc:
-        _print_error(exc)
+        print_error(exc)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    except Exception as exc:
-        answer = storage_answer(exc)
-        if answer is None:
-            raise
-        log.debug("the storage service's answer", exc_info=exc)
-        _print_error(answer)
-        raise SystemExit(1) from None

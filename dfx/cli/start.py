@@ -80,11 +80,21 @@ def start(
 
     from dfx.emulator.host import run_host
     from dfx.emulator.logs import HostConsole
+    from dfx.emulator.storage.errors import StorageRefusedError
 
     # A host under a supervisor stays up when the app fails to load: the next change restarts it.
-    run_host(
-        dataclasses.replace(settings, watch=listen_fd is not None),
-        fd=listen_fd,
-        console=HostConsole(verbose=verbose),
-        supervisor_pid=supervisor_pid,
-    )
+    try:
+        run_host(
+            dataclasses.replace(settings, watch=listen_fd is not None),
+            fd=listen_fd,
+            console=HostConsole(verbose=verbose),
+            supervisor_pid=supervisor_pid,
+        )
+    except StorageRefusedError as exc:
+        if listen_fd is None:
+            raise
+        from dfx.cli.console import print_error
+        from dfx.emulator.parent import EXIT_REFUSED
+
+        print_error(exc)  # the supervisor stops on this code instead of restarting the host
+        raise SystemExit(EXIT_REFUSED) from None

@@ -135,7 +135,7 @@ async def _count_statuses(hub: TaskHub) -> tuple[Counter[str], bool]:
 
 
 async def _large_messages_exist(hub: TaskHub) -> bool:
-    return bool(await hub.clients.blobs.get_container_client(hub.names.large_messages_container).exists())
+    return await hub.blobs.container_exists()
 
 
 async def _load_info(settings: Settings) -> HubInfo:

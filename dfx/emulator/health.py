@@ -15,10 +15,8 @@ import logging
 import time
 
 import aiohttp
-from azure.core.exceptions import HttpResponseError
 
 from dfx.emulator.storage.errors import StorageError, StorageUnavailableError
-from dfx.emulator.storage.rest import ServiceError
 
 log = logging.getLogger("dfx.storage")
 #: At most one line per kind of non-outage storage error in this many seconds.
@@ -31,7 +29,7 @@ _NO_ANSWER = (StorageUnavailableError, aiohttp.ClientConnectionError, TimeoutErr
 
 def is_storage_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is storage trouble (an error answer, no answer) rather than a bug of dfx's own."""
-    return isinstance(exc, (StorageError, ServiceError, HttpResponseError, aiohttp.ClientError, *_NO_ANSWER))
+    return isinstance(exc, (StorageError, aiohttp.ClientError, *_NO_ANSWER))
 
 
 def _is_outage(exc: BaseException) -> bool:

@@ -27,7 +27,7 @@ from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
 from dfx.emulator.outputs import OutputWriter
 from dfx.emulator.parent import watch_parent
 from dfx.emulator.ports import listen_socket
-from dfx.emulator.storage.errors import StorageError
+from dfx.emulator.storage.errors import StorageError, StorageRefusedError
 from dfx.emulator.worker.errors import AppLoadError
 from dfx.emulator.worker.functions import (
     DURABLE_CLIENT,
@@ -38,9 +38,14 @@ from dfx.emulator.worker.functions import (
 )
 from dfx.emulator.worker.invoker import Invoker
 from dfx.emulator.worker.loader import load_functions
+from dfx.errors import DfxError
 from dfx.routes import RouteTemplateError, join_route
 
 AZURITE_LOG = "azurite.log"
+HUB_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds between attempts to prepare the task hub while storage fails (the last one repeats)."""
+FIRST_ATTEMPT_WAIT = 30.0
+"""Seconds a durable request waits for the first attempt to prepare the task hub before it gets a 503."""
 SHUTDOWN_TIMEOUT = 2.0
 """Seconds aiohttp waits for a response being written when the host stops (requests got theirs in ``Drain``)."""
 log = logging.getLogger(__name__)
@@ -108,7 +113,13 @@ class Host:
         self.index = FunctionIndex()
         self.outputs = OutputWriter(settings.values)
         self.hub_ready: asyncio.Task[None] | None = None
-        """Creation of the task hub, started once HTTP is served; durable work awaits it."""
+        """Preparation of the task hub, started once HTTP is served (``prepare_task_hub``)."""
+        self.hub_attempted = asyncio.Event()
+        """Set once the task hub is ready or its first attempt failed: durable requests wait for this."""
+        self.hub_problem: str | None = None
+        """Why the task hub is not ready (the body of durable requests' 503s), while it is not."""
+        self.fatal: DfxError | None = None
+        """What stopped the host (storage refused the credentials): raised when the host has stopped."""
         self.hub: Any = None
         self.engine: Any = None
         self.management: Any = None
@@ -146,47 +157,97 @@ class Host:
             routes, self.invoker, self.console, keys=self.keys, outputs=self.outputs, client_binding=self.client_binding
         )
 
-    async def prepare_task_hub(self) -> None:
-        """Create the task hub (idempotent); the Azure SDKs load in a thread so HTTP is served meanwhile."""
+    async def prepare_task_hub(self, stop: asyncio.Event) -> None:
+        """Create the task hub (idempotent) and start the engine; the Azure SDKs load in a thread meanwhile.
+
+        Storage that fails is tried again with back-off (said once, with the cause and a hint; every durable
+        request gets a 503 that says why meanwhile). Refused credentials stop the host: no retry can fix them.
+        """
         modules = await asyncio.to_thread(_load_durable_modules)
         started = time.perf_counter()
-        hub = modules.TaskHub(self.settings.storage, self.settings.hub_name, self.settings.partition_count)
-        try:
-            await hub.create()
-        except StorageError as exc:
-            await hub.close()
-            self.console.error(f"Task hub {self.settings.hub_name} is not ready: {exc.message}")
+        name = self.settings.hub_name
+        attempt = 0
+        while True:
+            hub = modules.TaskHub(self.settings.storage, name, self.settings.partition_count)
+            try:
+                await hub.create()
+                break
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await hub.close()
+                if isinstance(exc, StorageRefusedError):
+                    self.hub_problem, self.fatal = f"Task hub {name} is not ready: {exc.message}", exc
+                    self.hub_attempted.set()
+                    stop.set()
+                    return
+                delay = HUB_RETRY_DELAYS[min(attempt, len(HUB_RETRY_DELAYS) - 1)]
+                self._hub_failed(exc, first=attempt == 0, delay=delay)
+                attempt += 1
+                self.hub_attempted.set()
+                await asyncio.sleep(delay)
+        took = time.perf_counter() - started
+        timing = f"after {took:.0f} s" if attempt else f"({took * 1000:.0f} ms)"
+        self.console.line(f"Task hub {name} ready on {self.settings.storage.describe()} {timing}", "dim")
+        self.hub = hub
+        if self.state.load_error is None:
+            self.engine = modules.Engine(self.settings, hub, self.index, self.invoker, self.console)
+            client = modules.DurableClient(
+                hub,
+                dispatcher=self.engine,
+                default_version=self.settings.durable.default_version,
+                overwrite_running=self.settings.durable.overridable_existing_instance_states == "AnyState",
+            )
+            system_key = self.keys.durable_system if self.keys else None
+            self.management = modules.ManagementApi(
+                client, self.index, hub.name, system_key=system_key, health=self.engine.health
+            )
+            await self.engine.start()
+        self.hub_problem = None
+        self.hub_attempted.set()
+
+    def _hub_failed(self, exc: BaseException, *, first: bool, delay: float) -> None:
+        """Say once why the task hub is not ready (storage trouble with its hint, anything else as a bug)."""
+        if isinstance(exc, StorageError):
+            reason = f"Task hub {self.settings.hub_name} is not ready: {exc.message}"
+            self.hub_problem = f"{reason} {exc.hint}" if exc.hint else reason
+        else:
+            reason = f"Task hub {self.settings.hub_name} is not ready: {type(exc).__name__}: {exc}"
+            self.hub_problem = reason
+        if not first:
+            log.debug("%s (tried again)", reason)
+            return
+        self.console.error(reason)
+        if isinstance(exc, StorageError):
             if exc.hint:
                 self.console.line(exc.hint, "yellow")
-            raise
+        else:
+            log.error("preparing the task hub failed", exc_info=exc)
         self.console.line(
-            f"Task hub {self.settings.hub_name} ready on {self.settings.storage.describe()} "
-            f"({(time.perf_counter() - started) * 1000:.0f} ms)",
-            "dim",
+            f"dfx tries again (first in {delay:g} s); durable requests get a 503 with this reason meanwhile.",
+            "yellow",
         )
-        self.hub = hub
-        if self.state.load_error is not None:
+
+    def _hub_task_done(self, task: asyncio.Task[None]) -> None:
+        """Say what ended the task hub's preparation when it was not its own success or a stop."""
+        if task.cancelled() or task.exception() is None:
             return
-        self.engine = modules.Engine(self.settings, hub, self.index, self.invoker, self.console)
-        client = modules.DurableClient(
-            hub,
-            dispatcher=self.engine,
-            default_version=self.settings.durable.default_version,
-            overwrite_running=self.settings.durable.overridable_existing_instance_states == "AnyState",
-        )
-        system_key = self.keys.durable_system if self.keys else None
-        self.management = modules.ManagementApi(
-            client, self.index, hub.name, system_key=system_key, health=self.engine.health
-        )
-        await self.engine.start()
+        exc = task.exception()
+        self.hub_problem = f"The task hub could not be prepared: {type(exc).__name__}: {exc}"
+        self.hub_attempted.set()
+        self.console.error(self.hub_problem)
+        log.error("preparing the task hub failed", exc_info=exc)
 
     async def durable_api(self, request: web.Request) -> web.StreamResponse:
         """The management API and RPC routes, once the task hub is ready (requests wait for it)."""
-        if self.hub_ready is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.hub_ready)
+        if not self.hub_attempted.is_set():
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.hub_attempted.wait(), FIRST_ATTEMPT_WAIT)
         if self.management is None:
-            return web.json_response({"Message": "The task hub is not available; see the host log."}, status=503)
+            if self.state.load_error is not None:
+                problem = f"The app did not load: {self.state.load_error}"
+            else:
+                problem = self.hub_problem or "The task hub is still being prepared; try again in a moment."
+            return web.json_response({"Message": "The task hub is not available.", "Error": problem}, status=503)
         webhook = request.path.startswith(f"/{WEBHOOK_PATH}/")
         if webhook and self.keys is not None and not self.keys.allows_system(supplied_key(request)):
             return web.Response(status=401)
@@ -284,7 +345,8 @@ class Host:
         if self.state.load_error is None:
             self.print_functions()
         self.console.line(f"Host started ({process_age_ms() - self.waited_ms:.0f} ms)", "bold")
-        self.hub_ready = asyncio.create_task(self.prepare_task_hub())
+        self.hub_ready = asyncio.create_task(self.prepare_task_hub(stop))
+        self.hub_ready.add_done_callback(self._hub_task_done)
         try:
             await stop.wait()
         finally:
@@ -306,6 +368,8 @@ class Host:
             await self.outputs.close()
             await _close_sdk_session()
             self.invoker.close()
+        if self.fatal is not None:
+            raise self.fatal
 
 
 async def _close_sdk_session() -> None:

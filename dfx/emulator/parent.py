@@ -23,6 +23,10 @@ import sys
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+EXIT_REFUSED = 78
+"""A supervised host's exit code when storage refused the credentials (sysexits' EX_CONFIG): the supervisor
+stops too instead of restarting it, since only a change of the connection settings can help."""
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL = 0.5
 """Seconds between the watchdog's looks at the parent pid."""

@@ -25,6 +25,7 @@ from watchfiles import Change, DefaultFilter, watch
 from dfx.emulator import azurite
 from dfx.emulator.config import HOST_JSON, LOCAL_SETTINGS, Settings, load_settings
 from dfx.emulator.logs import HostConsole
+from dfx.emulator.parent import EXIT_REFUSED
 from dfx.emulator.ports import listen_socket
 from dfx.emulator.standin import Standin
 from dfx.errors import DfxError
@@ -64,6 +65,8 @@ class Supervisor:
         """Exits on its own in a row, each within ``STEADY_AFTER`` of its start."""
         self.restart_at: float | None = None
         self.standin: Standin | None = None
+        self.refused = False
+        """The host stopped because storage refused the credentials: this process exits non-zero too."""
 
     def _spawn(self, fd: int) -> subprocess.Popen[bytes]:
         """Start a host on the listening socket ``fd``; it stops when this process dies (``dfx.emulator.parent``).
@@ -100,6 +103,11 @@ class Supervisor:
         """Notice a host that exited on its own: say so once, answer 503 meanwhile, restart it after a delay."""
         child = self.child
         if self.stop_event.is_set():
+            return
+        if child is not None and child.poll() == EXIT_REFUSED:  # it said why; restarting cannot help
+            self.child = None
+            self.refused = True
+            self.stop_event.set()
             return
         if child is not None and child.poll() is not None:
             self.child = None
@@ -153,7 +161,7 @@ class Supervisor:
                 self.console.line(f"Detected changes in {', '.join(names)}. Restarting the host…", "cyan")
                 self._stop_child()
                 self._start_host(sock.fileno())
-            return 0
+            return 1 if self.refused else 0
         finally:
             if self.standin is not None:
                 self.standin.stop()

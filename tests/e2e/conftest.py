@@ -85,12 +85,18 @@ class HostLauncher:
         self.hosts: list[RunningHost] = []
 
     def __call__(
-        self, source: Path, *args: str, wait: str | None = "Host started", copy: bool = True, port: int | None = None
+        self,
+        source: Path,
+        *args: str,
+        wait: str | None = "Host started",
+        copy: bool = True,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> RunningHost:
         app_dir = copy_app(source, self.workdir / f"{source.name}-{len(self.hosts)}") if copy else source
         port = port or free_port()
         env = {**os.environ, "AzureWebJobsStorage": self.account.connection_string(), "PYTHONUNBUFFERED": "1",
-               "COLUMNS": "200"}  # fmt: skip
+               "COLUMNS": "200", **(env or {})}  # fmt: skip
         process = subprocess.Popen(
             [sys.executable, "-m", "dfx", "start", str(app_dir), "--port", str(port), *args],
             stdout=subprocess.PIPE,

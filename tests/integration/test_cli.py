@@ -86,7 +86,7 @@ def test_a_storage_error_answer_is_one_line(account, hub_name, conn, monkeypatch
     seed(account, hub_name, "job-0")
     token = "x" * 70_000  # more header than Azurite takes: it answers 431, which no typed error covers
     code, _, stderr = run_main(monkeypatch, capsys, "inspect", "instances", *conn, "--continuation-token", token)
-    assert_one_line_error(code, stderr, "storage answered 431 Request Header Fields Too Large", hint="refused")
+    assert_one_line_error(code, stderr, "answered 431: Request Header Fields Too Large", hint="refused the request")
 
 
 def test_piping_into_a_closed_reader_exits_quietly(account, hub_name, conn):

@@ -12,8 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from dfx import __version__
-from dfx.cli.main import app, core_tools_booleans, storage_answer
-from dfx.emulator.storage.rest import ServiceError
+from dfx.cli.main import app, core_tools_booleans
 from tests.cli import assert_one_line_error, run_main
 
 runner = CliRunner()
@@ -119,15 +118,6 @@ def test_dfx_init_prints_names_and_paths_with_brackets_as_written(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"Created the function app [/x] shop in {folder}:" in result.output
     assert f"  {folder / 'function_app.py'}" in result.output
-
-
-def test_a_storage_error_answer_becomes_one_line_with_a_hint_by_status():
-    busy = storage_answer(ServiceError(503, "ServerBusy", "The server is busy.\nRequestId:1\nTime:2026-01-31"))
-    assert busy is not None and busy.message == "storage answered 503 ServerBusy: The server is busy."
-    assert "try again" in (busy.hint or "")
-    refused = storage_answer(ServiceError(400, "InvalidInput", "One of the request inputs is not valid."))
-    assert refused is not None and "check the options" in (refused.hint or "")
-    assert storage_answer(ValueError("not a storage answer")) is None
 
 
 @pytest.mark.parametrize(

@@ -55,8 +55,11 @@ def test_keys_are_case_insensitive():
         ("AccountName=x;AccountKey=y;Bogus=1", "unknown key 'Bogus'"),
         ("garbage", "not a 'Key=Value' pair"),
         ("UseDevelopmentStorage=false", "must be 'true'"),
-        ("AccountName=x;AccountKey=y;TableEndpoint=ftp://h", "not an http(s) URL"),
-        ("DefaultEndpointsProtocol=tcp;AccountName=x;AccountKey=y", "http or https"),
+        ("AccountName=x;AccountKey=eQ==;TableEndpoint=ftp://h", "not an http(s) URL"),
+        ("DefaultEndpointsProtocol=tcp;AccountName=x;AccountKey=eQ==", "http or https"),
+        ("AccountName=x;AccountKey=y", "AccountKey is not valid base64"),
+        ("AccountName=x;AccountKey=<paste the key here>", "AccountKey is not valid base64"),
+        ("AccountName=x;AccountKey=" + DEV_ACCOUNT_KEY[:-3], "AccountKey is not valid base64"),
     ],
 )
 def test_malformed_strings_get_one_clear_error(text, fragment):

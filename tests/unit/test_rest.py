@@ -56,7 +56,7 @@ def test_a_failed_batch_raises_the_failing_operations_status_and_code() -> None:
     with pytest.raises(ServiceError) as failed:
         _batch_etags(BATCH_FAILED.encode(), 2)
     assert (failed.value.status, failed.value.code) == (412, "UpdateConditionNotSatisfied")
-    assert failed.value.message.startswith("1:The update condition")
+    assert failed.value.detail.startswith("1:The update condition")
 
 
 def test_a_batch_answer_with_too_few_parts_is_an_error_not_a_short_list() -> None:
@@ -68,7 +68,7 @@ def test_a_batch_answer_with_too_few_parts_is_an_error_not_a_short_list() -> Non
 def test_error_bodies_of_queues_and_tables_are_read_into_code_and_first_line() -> None:
     queue = b"<?xml version='1.0'?><Error><Code>QueueNotFound</Code><Message>The queue is gone.\nRequestId:1</Message>"
     queue += b"</Error>"
-    assert (_error(404, queue).code, _error(404, queue).message) == ("QueueNotFound", "The queue is gone.")
+    assert (_error(404, queue).code, _error(404, queue).detail) == ("QueueNotFound", "The queue is gone.")
     table = b'{"odata.error":{"code":"TableNotFound","message":{"value":"0:No table.\\nRequestId:2"}}}'
-    assert (_error(404, table).code, _error(404, table).message) == ("TableNotFound", "0:No table.")
-    assert _error(502, b"Bad gateway").message == "Bad gateway"
+    assert (_error(404, table).code, _error(404, table).detail) == ("TableNotFound", "0:No table.")
+    assert _error(502, b"Bad gateway").detail == "Bad gateway"

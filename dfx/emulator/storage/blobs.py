@@ -70,6 +70,11 @@ class LargeMessageStore:
         return None
 
     @storage_call
+    async def container_exists(self) -> bool:
+        """Whether the hub's large-message container exists (it is created with the first large value)."""
+        return bool(await self._client.exists())
+
+    @storage_call
     async def ensure_container(self) -> None:
         if self._created:
             return

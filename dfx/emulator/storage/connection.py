@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -115,6 +117,14 @@ def _check_endpoint(name: str, url: str) -> str:
     return url.rstrip("/")
 
 
+def _is_base64(text: str) -> bool:
+    """Whether ``text`` is standard base64, as an account key is (the portal shows 88 characters)."""
+    try:
+        return bool(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
 def parse_connection_string(text: str) -> StorageAccount:
     """Parse an Azure Storage connection string into a StorageAccount, or raise ConnectionStringError."""
     if not text or not text.strip():
@@ -134,6 +144,10 @@ def parse_connection_string(text: str) -> StorageAccount:
         raise ConnectionStringError("Malformed connection string: AccountName is missing.")
     if not key and not sas:
         raise ConnectionStringError("Malformed connection string: it needs an AccountKey or a SharedAccessSignature.")
+    if key and not _is_base64(key):
+        raise ConnectionStringError(
+            "Malformed connection string: AccountKey is not valid base64 (it is cut short, or holds other text)."
+        )
     protocol = pairs.get("DefaultEndpointsProtocol", "https").lower()
     if protocol not in ("http", "https"):
         raise ConnectionStringError(

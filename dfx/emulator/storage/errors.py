@@ -22,6 +22,40 @@ class StorageError(DfxError):
         return self
 
 
+class StorageServiceError(StorageError):
+    """A storage service answered with an error status that the operation did not expect.
+
+    One type for the SDKs' ``HttpResponseError`` and dfx's REST client alike (as DTFx's
+    ``DurableTaskStorageException`` is for the provider): ``status`` and ``code`` say what was answered.
+    """
+
+    def __init__(self, message: str, *, status: int, code: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+
+    @property
+    def transient(self) -> bool:
+        """Worth a retry: the service was busy or failed (5xx, 408 timeout, 429 throttled)."""
+        return self.status >= 500 or self.status in (408, 429)
+
+    @property
+    def lease_lost(self) -> bool:
+        """A blob lease this process held is gone (taken, expired or broken)."""
+        return self.status in (409, 412) and self.code.startswith("Lease")
+
+    @property
+    def pop_receipt_mismatch(self) -> bool:
+        """A queue message was taken again by someone else (its pop receipt changed)."""
+        return self.code == "PopReceiptMismatch"
+
+
+class StorageRefusedError(StorageServiceError):
+    """The account refused the request's credentials (wrong key, expired SAS, missing role)."""
+
+    hint = "Check AccountName and AccountKey (or the SAS token) in the connection string."
+
+
 class ConnectionStringError(StorageError):
     """A connection string that cannot be understood."""
 

@@ -32,6 +32,7 @@ import aiohttp
 from yarl import URL
 
 from dfx.emulator.storage.connection import StorageAccount
+from dfx.emulator.storage.errors import StorageServiceError
 from dfx.model.encoding import parse_datetime
 
 QUEUE_VERSION = "2021-12-02"
@@ -42,14 +43,12 @@ _BACKOFF = 0.2
 _INT32 = range(-(2**31), 2**31)
 
 
-class ServiceError(Exception):
-    """A storage service answered with an error status."""
+class ServiceError(StorageServiceError):
+    """A queue or table service answered dfx's REST client with an error status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"HTTP {status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(f"HTTP {status} {code}: {message}", status=status, code=code)
+        self.detail = message
 
 
 @dataclass(frozen=True)
