@@ -47,6 +47,8 @@ class StorageHealth:
         self.down: dict[str, tuple[float, StorageError]] = {}
         self._last_said: dict[str, float] = {}
         self._quiet: dict[str, int] = {}
+        self._outage_said = False
+        """Whether the current outage was said (its end is said only then)."""
 
     @property
     def reason(self) -> str | None:
@@ -61,28 +63,42 @@ class StorageHealth:
         """``doing`` failed with ``exc`` (see ``is_storage_failure``)."""
         if _is_outage(exc):
             cause = (
-                exc if isinstance(exc, StorageError) else StorageUnavailableError(f"Storage does not answer ({exc}).")
+                exc
+                if isinstance(exc, StorageError)
+                else StorageUnavailableError(f"Storage does not answer ({str(exc) or type(exc).__name__}).")
             )
             # queues and tables report their successes (every poll, every lease round); others end with any
             service = cause.service if cause.service in ("queue", "table") else "storage"
             if not self.down:
                 self.down[service] = (time.monotonic(), cause)
-                hint = f" hint: {cause.hint}" if cause.hint else ""
-                log.warning("%s dfx retries with back-off until it answers.%s", cause.message, hint)
+                # One call that timed out among many that answer is an outage that ends at once: said once
+                # in a while, not once per blip.
+                self._outage_said = self._may_say("outage")
+                if self._outage_said:
+                    hint = f" hint: {cause.hint}" if cause.hint else ""
+                    log.warning("%s dfx retries with back-off until it answers.%s", cause.message, hint)
+                else:
+                    log.debug("%s failed: %s", doing, exc)
             else:  # the same outage (the other services of an account usually go with the first)
                 self.down.setdefault(service, (time.monotonic(), cause))
                 log.debug("%s failed while storage is down: %s", doing, exc)
             return
         kind = f"{type(exc).__name__}:{getattr(exc, 'status', getattr(exc, 'status_code', ''))}"
-        now = time.monotonic()
-        if now - self._last_said.get(kind, -REPEAT_INTERVAL) < REPEAT_INTERVAL:
-            self._quiet[kind] = self._quiet.get(kind, 0) + 1
+        if not self._may_say(kind):
             log.debug("%s failed: %s", doing, exc)
             return
-        self._last_said[kind] = now
         more = self._quiet.pop(kind, 0)
         suffix = f" ({more} more like it since the last such line)" if more else ""
         log.warning("%s failed: %s%s", doing, exc, suffix)
+
+    def _may_say(self, kind: str) -> bool:
+        """Whether a line of ``kind`` may be said now (one per ``REPEAT_INTERVAL``); counts the ones held back."""
+        now = time.monotonic()
+        if now - self._last_said.get(kind, -REPEAT_INTERVAL) < REPEAT_INTERVAL:
+            self._quiet[kind] = self._quiet.get(kind, 0) + 1
+            return False
+        self._last_said[kind] = now
+        return True
 
     def answered(self, service: str) -> None:
         """A call to ``service`` succeeded: its outage, if there was one, is over."""
@@ -91,5 +107,9 @@ class StorageHealth:
         began = min(since for since, _ in self.down.values())
         for key in (service, "storage"):
             self.down.pop(key, None)
-        if not self.down:
+        if self.down:
+            return
+        if self._outage_said:
             log.warning("Storage answers again after %.0f s; work goes on.", time.monotonic() - began)
+        else:
+            log.debug("Storage answers again after %.1f s.", time.monotonic() - began)

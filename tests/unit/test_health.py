@@ -48,3 +48,14 @@ def test_other_storage_errors_are_one_line_per_kind_in_a_while(caplog: pytest.Lo
         for _ in range(20):
             health.failed(StorageError("the server is busy"), "Receiving")
     assert said(caplog) == ["Receiving failed: the server is busy"]
+
+
+def test_blips_that_end_at_once_are_said_once_in_a_while_not_once_each(caplog: pytest.LogCaptureFixture):
+    health = StorageHealth()
+    with caplog.at_level(logging.DEBUG, "dfx.storage"):
+        for _ in range(20):  # one poller's calls time out while the others answer
+            health.failed(down("queue"), "Receiving from q")
+            health.answered("queue")
+    lines = said(caplog)
+    assert len(lines) == 2 and "does not answer" in lines[0] and lines[1].startswith("Storage answers again")
+    assert health.reason is None
