@@ -29,6 +29,7 @@ from dfx.emulator.durable.client import DurableClient
 from dfx.emulator.durable.engine import Engine
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.storage import StorageAccount, TaskHub
+from dfx.emulator.storage.errors import CheckpointConflictError
 from dfx.emulator.storage.rest import ServiceError
 from dfx.emulator.worker.invoker import Invoker
 from dfx.emulator.worker.loader import load_functions
@@ -40,6 +41,7 @@ APP = """
 import azure.durable_functions as df
 
 app = df.DFApp()
+CALLS = []
 
 
 @app.orchestration_trigger(context_name="context")
@@ -51,6 +53,7 @@ def greet(context):
 
 @app.activity_trigger(input_name="city")
 def hello(city: str) -> str:
+    CALLS.append(city)
     return f"Hello {city}"
 """
 HOST_JSON = """{"version": "2.0", "extensions": {"durableTask": {"storageProvider": {
@@ -74,14 +77,25 @@ class Return:
     value: Any
 
 
+@dataclass
+class Call:
+    """An armed outcome that calls storage, after ``delay`` seconds; ``then`` raises instead once it is over."""
+
+    delay: float = 0.0
+    then: BaseException | None = None
+
+
+Outcome = BaseException | Return | Call
+
+
 class Faults:
     """What a test armed per operation (and target: a call's first argument, such as a queue), and the calls."""
 
     def __init__(self) -> None:
-        self.armed: dict[tuple[str, str | None], list[BaseException | Return]] = defaultdict(list)
+        self.armed: dict[tuple[str, str | None], list[Outcome]] = defaultdict(list)
         self.calls: dict[str, list[tuple[float, Any]]] = defaultdict(list)
 
-    def arm(self, operation: str, *outcomes: BaseException | Return, target: str | None = None) -> None:
+    def arm(self, operation: str, *outcomes: Outcome, target: str | None = None) -> None:
         self.armed[operation, target].extend(outcomes)
 
     def pending(self, operation: str, target: str | None = None) -> int:
@@ -90,7 +104,7 @@ class Faults:
     def times(self, operation: str, target: str | None = None) -> list[float]:
         return [at for at, first in self.calls[operation] if target is None or first == target]
 
-    def outcome(self, operation: str, first: Any) -> BaseException | Return | None:
+    def outcome(self, operation: str, first: Any) -> Outcome | None:
         self.calls[operation].append((time.monotonic(), first))
         for key in ((operation, first), (operation, None)):
             if self.armed.get(key):
@@ -115,7 +129,11 @@ class _Faulty:
             outcome = faults.outcome(operation, args[0] if args and isinstance(args[0], str) else None)
             if isinstance(outcome, Return):
                 return outcome.value
-            if outcome is not None:
+            if isinstance(outcome, Call):
+                await asyncio.sleep(outcome.delay)
+                if outcome.then is not None:
+                    raise outcome.then
+            elif outcome is not None:
                 raise outcome
             return await value(*args, **kwargs)
 
@@ -141,8 +159,10 @@ class Running:
     hub: TaskHub
     faults: Faults
 
-    async def run_greet(self, timeout: float = 20.0) -> OrchestrationStatus:
-        instance_id = await self.client.start("greet", None, None)
+    async def run_greet(self, instance_id: str | None = None, timeout: float = 20.0) -> OrchestrationStatus:
+        return await self.finished(await self.client.start("greet", instance_id, None), timeout)
+
+    async def finished(self, instance_id: str, timeout: float = 20.0) -> OrchestrationStatus:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             row = await self.hub.instances.get(instance_id)
@@ -153,7 +173,8 @@ class Running:
 
 
 @pytest.fixture
-async def running(hub: TaskHub, account: StorageAccount, tmp_path: Path) -> AsyncIterator[Running]:
+async def engines(hub: TaskHub, account: StorageAccount, tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
+    """Start engines on one task hub behind one ``Faults`` (each stopped after the test unless stopped before)."""
     (tmp_path / "function_app.py").write_text(APP)
     (tmp_path / "host.json").write_text(HOST_JSON)
     cwd, path, modules = os.getcwd(), list(sys.path), set(sys.modules)
@@ -164,16 +185,29 @@ async def running(hub: TaskHub, account: StorageAccount, tmp_path: Path) -> Asyn
         sys.path[:] = path
     settings = load_settings(tmp_path, task_hub=hub.name, connection=account.connection_string())
     faults = Faults()
-    invoker = Invoker(2, str(tmp_path))
-    engine = Engine(settings, FaultyHub(hub, faults), index, invoker, HostConsole())  # type: ignore[arg-type]
-    await engine.start()
+    started: list[tuple[Engine, Invoker]] = []
+
+    async def start() -> Running:
+        invoker = Invoker(2, str(tmp_path))
+        engine = Engine(settings, FaultyHub(hub, faults), index, invoker, HostConsole())  # type: ignore[arg-type]
+        await engine.start()
+        started.append((engine, invoker))
+        return Running(engine, DurableClient(engine.hub, dispatcher=engine), hub, faults)
+
     try:
-        yield Running(engine, DurableClient(engine.hub, dispatcher=engine), hub, faults)
+        yield start
     finally:
-        await engine.stop()
-        invoker.close()
+        for engine, invoker in started:
+            if not engine.stopping.is_set():
+                await engine.stop()
+            invoker.close()
         for module in set(sys.modules) - modules:
             del sys.modules[module]
+
+
+@pytest.fixture
+async def running(engines: Callable[[], Any]) -> Running:
+    return await engines()
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -200,7 +234,7 @@ async def test_the_pollers_say_each_error_kind_back_off_and_poll_again(
 
     failing = running.faults.times("queues.receive", queue)[armed_at : armed_at + 5]
     gaps = [b - a for a, b in itertools.pairwise(failing)]
-    assert min(gaps) > 0.03 and gaps[0] < 0.15 and gaps[-1] > 0.25, gaps  # 0.05 s doubling up to 0.4 s
+    assert min(gaps) > 0.03 and gaps[-1] > 0.15 and gaps[-1] > 2.5 * gaps[0], gaps  # from 0.05 s, x1.6-2.4 a step
     said = [r.getMessage() for r in caplog.records if r.name == "dfx.storage" and r.levelno >= logging.WARNING]
     failures = [line for line in said if "answers again" not in line]
     assert len(failures) == 1, said  # said once; the repeats are debug lines
@@ -245,3 +279,25 @@ async def test_a_failed_checkpoint_row_write_is_retried_until_the_row_is_right(r
     running.faults.arm("instances.merge", ERROR_KINDS["5xx"](), ERROR_KINDS["connection refused"]())
     assert await running.run_greet() == OrchestrationStatus.Completed
     assert running.faults.pending("instances.merge") == 0
+
+
+async def test_a_checkpoint_conflict_is_given_back_and_the_orchestration_completes(running: Running):
+    running.faults.arm("history.append", CheckpointConflictError("The sentinel's ETag changed."))
+    assert await running.run_greet() == OrchestrationStatus.Completed
+    assert running.faults.pending("history.append") == 0
+
+
+async def test_a_stop_while_an_activity_reply_waits_for_its_commit_loses_nothing(engines: Callable[[], Any]):
+    first = await engines()
+    # The first episode commits; the second (the activity's reply, handed over in memory) is slow and fails.
+    slow_failure = Call(delay=1.0, then=ERROR_KINDS["5xx"]())
+    first.faults.arm("history.append", Call(), slow_failure, target="stopped-1")
+    await first.client.start("greet", "stopped-1", None)
+    await eventually(lambda: len(first.faults.times("history.append", "stopped-1")) >= 2)
+    await first.engine.stop()
+    assert first.faults.pending("history.append", "stopped-1") == 0
+    second = await engines()
+    assert await second.finished("stopped-1") == OrchestrationStatus.Completed
+    # Tokyo's reply was kept (made durable, not dropped), so Tokyo ran once; Lima's work item was sent before
+    # the failed append (the provider's commit order) and runs again with the replayed episode.
+    assert sys.modules["function_app"].CALLS.count("Tokyo") == 1
