@@ -303,7 +303,9 @@ class HistoryTable:
     async def rewrite_as_generic(
         self, instance_id: str, row_keys: Sequence[tuple[str, str]], *, etag: str | None
     ) -> None:
-        """Turn rows into GenericEvent rows in place, ``Reason = "Rewound: <old type>"`` (legacy rewind, storage-layout §9).
+        """Turn rows into GenericEvent rows in place, ``Reason = "Rewound: <old type>"``.
+
+        The legacy rewind of storage-layout §9.
 
         Each batch also touches the sentinel with If-Match on ``etag`` (the ETag seen when the history was
         read), as every history writer does: a purge or another writer since then makes the rewind fail with
