@@ -1,0 +1,1 @@
+"""The Storage-based triggers the Functions host runs besides HTTP: timer, queue and blob."""
