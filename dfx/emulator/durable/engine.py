@@ -64,9 +64,9 @@ from dfx.emulator.worker.converters import call_durable_trigger
 from dfx.emulator.worker.functions import ENTITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 from dfx.emulator.worker.invoker import Invoker
 from dfx.model.history import (
-    COMPLETION_EVENT_TYPES,
     EventRaisedEvent,
     EventSentEvent,
+    EventType,
     ExecutionStartedEvent,
     ExecutionTerminatedEvent,
     HistoryEvent,
@@ -75,7 +75,8 @@ from dfx.model.history import (
     OrchestratorCompletedEvent,
     OrchestratorStartedEvent,
     TaskScheduledEvent,
-    TimerFiredEvent,
+    answered_task,
+    scheduled_task,
     utcnow,
 )
 
@@ -633,10 +634,8 @@ class Engine:
         self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
     ) -> tuple[list[ReceivedMessage], list[ReceivedMessage], list[ReceivedMessage]]:
         """Split a batch into messages to process, stale ones (other executions) and out-of-order ones."""
-        scheduled = {e.event_id for e in past if e.event_type.name in ("TaskScheduled", "TimerCreated",
-                                                                        "SubOrchestrationInstanceCreated")}  # fmt: skip
-        done = {getattr(e, "task_scheduled_id", getattr(e, "timer_id", None)) for e in past if e.event_type in
-                COMPLETION_EVENT_TYPES}  # fmt: skip
+        scheduled = {task for e in past if (task := scheduled_task(e)) is not None}
+        done = {task for e in past if (task := answered_task(e)) is not None}
         requests: set[Any] | None = None
         kept: list[ReceivedMessage] = []
         stale: list[ReceivedMessage] = []
@@ -656,15 +655,17 @@ class Engine:
                 # again, which the entity drops as a duplicate, so this answer must never be given up on
                 early.append(message)
                 continue
-            pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
-            if event.event_type in COMPLETION_EVENT_TYPES and pointer is not None:
-                if pointer in done:
+            task = answered_task(event)
+            if task is not None:
+                if task in done:
                     stale.append(message)  # a duplicate reply; replay already has it
                     continue
-                if pointer not in scheduled and not isinstance(event, TimerFiredEvent | ExecutionTerminatedEvent):
+                # an answer to a task not in history yet waits; a TimerFired never does (only the answers of
+                # activities and sub-orchestrations are held back as early)
+                if task not in scheduled and task[0] is not EventType.TimerCreated:
                     (early if message.dequeue_count <= OUT_OF_ORDER_GRACE else stale).append(message)
                     continue
-                done.add(pointer)  # the queued twin of a local reply, in the same batch, is a duplicate
+                done.add(task)  # the queued twin of a local reply, in the same batch, is a duplicate
             kept.append(message)
         return kept, stale, early
 

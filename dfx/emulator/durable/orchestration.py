@@ -34,26 +34,23 @@ from dfx.model.history import (
     OrchestrationStatus,
     OrchestratorCompletedEvent,
     OrchestratorStartedEvent,
+    Outcome,
     ParentInstance,
     SubOrchestrationInstanceCompletedEvent,
     SubOrchestrationInstanceCreatedEvent,
     SubOrchestrationInstanceFailedEvent,
-    TaskCompletedEvent,
-    TaskFailedEvent,
     TaskScheduledEvent,
     TimerCreatedEvent,
     TimerFiredEvent,
+    answered_task,
+    outcome_of,
 )
 
 #: DF's timer settings for Azure Storage, sent so the SDK splits long timers (host-protocol §2.10).
 MAXIMUM_SHORT_TIMER = "6.00:00:00"
 LONG_TIMER_INTERVAL = "3.00:00:00"
-COMPLETION_TYPES = (
-    TaskCompletedEvent,
-    TaskFailedEvent,
-    SubOrchestrationInstanceCompletedEvent,
-    SubOrchestrationInstanceFailedEvent,
-)
+#: Events that take a sequence number the replay matches actions against (an EventSent is answered by no
+#: completion, but it is numbered all the same).
 SCHEDULED_TYPES = (TaskScheduledEvent, TimerCreatedEvent, SubOrchestrationInstanceCreatedEvent, EventSentEvent)
 _KIND_WORDS = {
     TaskScheduledEvent: "an activity task",
@@ -204,12 +201,8 @@ class _Replay:
         self.now = now
         self.counter = 0
         self.scheduled = {e.event_id: e for e in history if isinstance(e, SCHEDULED_TYPES)}
-        self.finished: set[int] = set()
-        for event in history:
-            if isinstance(event, COMPLETION_TYPES):
-                self.finished.add(event.task_scheduled_id)
-            elif isinstance(event, TimerFiredEvent):
-                self.finished.add(event.timer_id)
+        self.finished = {task[1] for event in history if (task := answered_task(event)) is not None}
+        """The sequence numbers of the tasks and timers whose answer is in history."""
         self.last_sent: dict[str, tuple[datetime, datetime]] = {}
         """The label of the last request this execution sent to each entity, and when it was decided."""
         for event in history:  # a label is derived from the sequence number; only labelled requests count
@@ -368,20 +361,26 @@ class _Replay:
         if not pending:
             return
         for event in self.history:
+            task = answered_task(event)
+            if task is None:
+                continue
+            kind, task_id = task
+            outcome = outcome_of(event)
             for retry in retries:
                 if retry.done:
                     continue
-                if isinstance(event, (TaskCompletedEvent, SubOrchestrationInstanceCompletedEvent)):
-                    if event.task_scheduled_id == retry.attempt_id:
+                if kind is not EventType.TimerCreated:  # an attempt's answer
+                    if task_id != retry.attempt_id:
+                        continue
+                    if outcome is Outcome.COMPLETED:
                         retry.done = True
-                elif isinstance(event, (TaskFailedEvent, SubOrchestrationInstanceFailedEvent)):
-                    if event.task_scheduled_id == retry.attempt_id and retry.timer_id is None:
+                    elif retry.timer_id is None:  # failed: wait before the next attempt (or before giving up)
                         assert retry.action.retry is not None
                         last = retry.attempts >= retry.action.retry.max_attempts
                         delay = timedelta(0) if last else retry.action.retry.delay(retry.attempts)
                         retry.timer_id = self._next_id()
                         self.timer(retry.timer_id, self.now + delay)
-                elif isinstance(event, TimerFiredEvent) and event.timer_id == retry.timer_id:
+                elif task_id == retry.timer_id:
                     retry.timer_id = None
                     assert retry.action.retry is not None
                     if retry.attempts >= retry.action.retry.max_attempts:
@@ -588,8 +587,8 @@ def _as_played(event: HistoryEvent) -> HistoryEvent:
 
 def describe(event: HistoryEvent) -> str:
     """A short label for logs: ``TaskCompleted #3``."""
-    pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
-    return f"{EventType(event.event_type).name}{f' #{pointer}' if pointer is not None else ''}"
+    task = answered_task(event)
+    return f"{EventType(event.event_type).name}{f' #{task[1]}' if task is not None else ''}"
 
 
 def parse_output(text: str | None) -> Any:
