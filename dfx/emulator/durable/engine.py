@@ -46,6 +46,7 @@ from dfx.emulator.durable.orchestration import (
     EpisodeResult,
     Outbound,
     current_status,
+    derived_id,
     describe,
     execution_started,
     run_episode,
@@ -818,6 +819,7 @@ class Engine:
                 instance_id=instance_id,
                 invoke=invoke,
                 now=utcnow(),
+                new_id=derived_id,
                 default_version=self.settings.durable.default_version,
             )
 
