@@ -26,6 +26,7 @@ from dfx.emulator.config import Settings
 from dfx.emulator.durable.activities import run_activity
 from dfx.emulator.durable.client import discard_lost_start
 from dfx.emulator.durable.dedupe import StartVerdict, start_verdict
+from dfx.emulator.durable.delivery import ClaimedAtPut, Delivery, LocalReply, Queued, give_back_all, settle_all
 from dfx.emulator.durable.entities import (
     DELETE_OPERATION,
     OPERATION_EVENT,
@@ -93,7 +94,7 @@ MAX_WAIT_DELAY = 60
 class _Session:
     """Messages waiting for one instance, and whether an episode of it is running."""
 
-    messages: dict[str, ReceivedMessage] = field(default_factory=dict)
+    messages: dict[str, Delivery] = field(default_factory=dict)
     running: bool = False
 
 
@@ -123,23 +124,6 @@ class _Cached:
     """An instance's current execution as last committed (or about to be committed) here."""
 
     events: list[HistoryEvent]
-
-
-LOCAL_PREFIX = "local:"
-
-
-@dataclass
-class _LocalReply:
-    """A reply handed to a session in memory; the work item it answers is deleted once the reply is committed."""
-
-    work_item: ReceivedMessage
-    queue_name: str
-    reply: MessageData
-
-
-def is_local(message: ReceivedMessage) -> bool:
-    """A message handed over in memory, with no queue copy of its own (a local activity reply)."""
-    return message.message_id.startswith(LOCAL_PREFIX)
 
 
 MAX_CACHED = 2000
@@ -176,11 +160,10 @@ class Engine:
         """The sentinel ETag after the last landed commit of each cached instance."""
         self._pending_rows: dict[str, dict[str, Any]] = {}
         """Instances-row columns not yet written, merged per instance (offloaded values as blob URLs)."""
-        self._local_replies: dict[str, _LocalReply] = {}
+        self._local_replies: set[LocalReply] = set()
+        """Activity replies handed to sessions in memory and not committed or given back yet."""
         self._claimed_starts: set[str] = set()
         """Start messages put hidden for this process whose start is not decided yet."""
-        self._admitted_starts: set[str] = set()
-        """Start messages whose Instances row this process wrote: no start check needed."""
         self.activities_running = 0
         self._activity_freed = asyncio.Event()
         self.health = StorageHealth()
@@ -213,11 +196,12 @@ class Engine:
             await asyncio.wait(list(self._commits.values()), timeout=5)
         if self._row_writes:
             await asyncio.wait(list(self._row_writes.values()), timeout=5)
-        leftovers, self._local_replies = list(self._local_replies.values()), {}
-        await asyncio.gather(*(self._make_durable(local) for local in leftovers), return_exceptions=True)
+        leftovers = list(self._local_replies)
+        await asyncio.gather(*(local.give_back() for local in leftovers), return_exceptions=True)
         # Messages taken but not processed would stay hidden for the visibility timeout (minutes): a host
         # restarted by --watch, or another one, gets them at once instead.
-        await self._abandon([m for session in self.sessions.values() for m in session.messages.values()], delay=0)
+        waiting = [m for session in self.sessions.values() for m in session.messages.values()]
+        await give_back_all(waiting, self._failed, delay=0)
         with contextlib.suppress(StorageError, OSError):
             for lease in await self.hub.partitions.read_all():
                 if lease.current_owner == self.me:
@@ -259,8 +243,7 @@ class Engine:
         if new_instance and instance_id not in self.cache:
             self.cache[instance_id] = _Cached([])
             self._etags[instance_id] = None
-        self._admitted_starts.add(sent.message_id)
-        self._deliver(sent)
+        self._deliver(ClaimedAtPut(sent, self.hub.queues, start_admitted=True))
 
     async def send_control(self, message: MessageData, delay: float | None = None) -> str:
         """Put a message on its target's control queue; when this process owns that queue, also hand it to the
@@ -269,7 +252,7 @@ class Engine:
         queue = self.hub.names.control_queue_for(message.target.instance_id)
         if queue in self.owned and not delay:
             claimed = await self.hub.queues.send(queue, message, self.control_visibility)
-            self._deliver(claimed)
+            self._deliver(ClaimedAtPut(claimed, self.hub.queues))
             return queue
         await self.hub.queues.send(queue, message, delay)
         self.wake(queue)
@@ -375,13 +358,13 @@ class Engine:
                 continue
             messages.sort(key=lambda m: (m.inserted_on or utcnow(), m.data.sequence_number))
             for message in messages:
-                self._deliver(message)
+                self._deliver(Queued(message, self.hub.queues))
 
-    def _deliver(self, message: ReceivedMessage) -> None:
+    def _deliver(self, delivery: Delivery) -> None:
         """Hand a message to its instance's session, starting the session when none runs."""
-        instance_id = message.data.target.instance_id
+        instance_id = delivery.data.target.instance_id
         session = self.sessions[instance_id]
-        session.messages[message.message_id] = message
+        session.messages[delivery.id] = delivery
         if not session.running:
             session.running = True
             self._spawn(self._run_session(instance_id), f"dfx-instance-{instance_id}")
@@ -423,7 +406,7 @@ class Engine:
             self._failed(exc, f"Taking the due message {message.message_id}")
             taken = False
         if taken:
-            self._deliver(message)
+            self._deliver(ClaimedAtPut(message, self.hub.queues))
         else:  # the poller received it first (or will): make it look now
             self.wake(message.queue_name)
 
@@ -442,11 +425,11 @@ class Engine:
                     except CheckpointConflictError as exc:
                         self.cache.pop(instance_id, None)
                         log.warning("%s; abandoning %d message(s)", exc, len(batch))
-                        await self._abandon(batch)
+                        await give_back_all(batch, self._failed)
                     except Exception as exc:
                         self.cache.pop(instance_id, None)
                         self._failed(exc, f"Orchestration {instance_id!r}")
-                        await self._abandon(batch)
+                        await give_back_all(batch, self._failed)
         finally:
             session.running = False
             if not session.messages:
@@ -460,37 +443,6 @@ class Engine:
         """
         while len(pending := [t for t in self._inflight.get(instance_id, []) if not t.done()]) >= 2:
             await asyncio.wait([pending[0]])
-
-    async def _abandon(self, batch: list[ReceivedMessage], delay: int | None = None) -> None:
-        """Give messages back to their queues (after the provider's back-off, or ``delay`` seconds)."""
-
-        async def give_back(message: ReceivedMessage) -> None:
-            try:
-                local = self._local_replies.pop(message.message_id, None)
-                if local is not None:
-                    await self._make_durable(local)
-                elif not is_local(message):
-                    await self.hub.queues.abandon(message, delay)
-            except Exception as exc:  # it shows again when its visibility timeout ends
-                self._failed(exc, f"Giving back message {message.message_id}")
-
-        await asyncio.gather(*(give_back(message) for message in batch))
-
-    async def _make_durable(self, local: _LocalReply) -> None:
-        """A local reply that was not committed goes the usual way: to the queue, then the work item goes."""
-        await self.hub.queues.send(local.queue_name, local.reply)
-        await self.hub.queues.delete(local.work_item)
-
-    async def _delete(self, batch: list[ReceivedMessage]) -> None:
-        """Delete consumed messages; a committed local reply deletes the work item it answers instead."""
-        targets = []
-        for message in batch:
-            local = self._local_replies.pop(message.message_id, None) if is_local(message) else None
-            if local is not None:
-                targets.append(local.work_item)
-            elif not is_local(message):
-                targets.append(message)
-        await asyncio.gather(*(self.hub.queues.delete(m) for m in targets), return_exceptions=True)
 
     async def _history(self, instance_id: str, *, fresh: bool = False) -> list[HistoryEvent]:
         """The instance's current execution: from the cache (unless ``fresh``), else read after any commits
@@ -508,7 +460,7 @@ class Engine:
         self._etags[instance_id] = stored.etag
         return list(stored.events)
 
-    async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+    async def _process(self, instance_id: str, batch: list[Delivery]) -> None:
         if is_entity(instance_id):
             await self._entity_batch(instance_id, batch)
             return
@@ -534,13 +486,13 @@ class Engine:
                 for e in past
             )
             if duplicate:
-                await self._delete(starts)
+                await settle_all(starts)
                 batch = [m for m in batch if m not in starts]
                 starts = []
             else:
                 past, start_index = [], 0  # a new execution overwrites from RowKey 0 (storage-layout §3.8)
                 batch = [m for m in batch if m is start or not isinstance(m.event, ExecutionStartedEvent)]
-                await self._delete([m for m in starts if m is not start])
+                await settle_all([m for m in starts if m is not start])
         if not past and not starts:
             await self._no_such_instance(instance_id, batch)
             return
@@ -549,20 +501,20 @@ class Engine:
             if await self._restart_pending(instance_id, past):
                 await self._put_back(batch)  # they belong to the new execution, whose start comes next
             else:
-                await self._delete(batch)  # messages to terminal instances are discarded (§7)
+                await settle_all(batch)  # messages to terminal instances are discarded (§7)
             return
         started = execution_started(past) if past else None
         source = started.orchestration_instance if started is not None else starts[0].data.target
         execution_id = source.execution_id
         kept, stale, early = self._filter(batch, past, execution_id)
-        await self._delete(stale)
+        await settle_all(stale)
         await self._put_back(early)
         if not kept:
             return
         await self._episode(instance_id, past, start_index, kept)
 
     @staticmethod
-    def _would_drop(past: list[HistoryEvent], starts: list[ReceivedMessage], batch: list[ReceivedMessage]) -> bool:
+    def _would_drop(past: list[HistoryEvent], starts: list[Delivery], batch: list[Delivery]) -> bool:
         """Whether ``past`` would have messages of ``batch`` dropped: no such instance, a terminal one, or
         messages to another execution than its current one."""
         if starts:
@@ -582,18 +534,18 @@ class Engine:
             and row.execution_id != current
         )  # fmt: skip
 
-    async def _put_back(self, messages: list[ReceivedMessage]) -> None:
+    async def _put_back(self, messages: list[Delivery]) -> None:
         """Give back messages that must wait for something on its way: soon at first, then backing off."""
-        groups: dict[int, list[ReceivedMessage]] = {}
+        groups: dict[int, list[Delivery]] = {}
         for message in messages:
             n = message.dequeue_count
             groups.setdefault(1 if n <= 3 else min(abandon_delay(n), MAX_WAIT_DELAY), []).append(message)
-        await asyncio.gather(*(self._abandon(group, delay) for delay, group in groups.items()))
+        await asyncio.gather(*(give_back_all(group, self._failed, delay) for delay, group in groups.items()))
 
-    async def _admit_starts(self, instance_id: str, batch: list[ReceivedMessage]) -> tuple[list[ReceivedMessage], bool]:
+    async def _admit_starts(self, instance_id: str, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
         """The batch without the client starts that lost to another start of the id (dropped) or whose
         Instances row is not written yet (put back, and True: the rest of the batch must wait too)."""
-        kept: list[ReceivedMessage] = []
+        kept: list[Delivery] = []
         undecided = False
         row: InstanceRecord | None = None
         read = False
@@ -602,8 +554,7 @@ class Engine:
             if not isinstance(event, ExecutionStartedEvent) or event.parent_instance is not None:
                 kept.append(message)
                 continue
-            if message.message_id in self._admitted_starts:
-                self._admitted_starts.discard(message.message_id)
+            if message.start_admitted:
                 kept.append(message)
                 continue
             if not read:
@@ -625,22 +576,22 @@ class Engine:
                     "of this id won, or its client stopped before writing the row)",
                     instance_id, event.orchestration_instance.execution_id, row.execution_id if row else None,
                 )  # fmt: skip
-                await self._delete([message])
+                await settle_all([message])
             else:
                 await self._put_back([message])
                 undecided = True
         return kept, undecided
 
     def _filter(
-        self, batch: list[ReceivedMessage], past: list[HistoryEvent], execution_id: str | None
-    ) -> tuple[list[ReceivedMessage], list[ReceivedMessage], list[ReceivedMessage]]:
+        self, batch: list[Delivery], past: list[HistoryEvent], execution_id: str | None
+    ) -> tuple[list[Delivery], list[Delivery], list[Delivery]]:
         """Split a batch into messages to process, stale ones (other executions) and out-of-order ones."""
         scheduled = {task for e in past if (task := scheduled_task(e)) is not None}
         done = {task for e in past if (task := answered_task(e)) is not None}
         requests: set[Any] | None = None
-        kept: list[ReceivedMessage] = []
-        stale: list[ReceivedMessage] = []
-        early: list[ReceivedMessage] = []
+        kept: list[Delivery] = []
+        stale: list[Delivery] = []
+        early: list[Delivery] = []
         for message in batch:
             target = message.data.target.execution_id
             event = message.event
@@ -670,7 +621,7 @@ class Engine:
             kept.append(message)
         return kept, stale, early
 
-    async def _no_such_instance(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+    async def _no_such_instance(self, instance_id: str, batch: list[Delivery]) -> None:
         """Messages for an instance without history: a terminate of a Pending one is recorded; the rest wait
         while the Instances row says the instance is Pending (its start is on its way, perhaps hidden by a
         host that died), and are dropped with a warning when there is no such instance."""
@@ -695,9 +646,9 @@ class Engine:
                 "%s: dropping %d message(s) for an instance that has no history after %d attempts: %s",
                 instance_id, len(lost), OUT_OF_ORDER_GRACE, ", ".join(describe(m.event) for m in lost),
             )  # fmt: skip
-        await self._delete(dropped)
+        await settle_all(dropped)
 
-    async def _entity_batch(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+    async def _entity_batch(self, instance_id: str, batch: list[Delivery]) -> None:
         """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""
         entity = EntityId.parse(instance_id)
         started = execution_started(await self._history(instance_id))
@@ -804,7 +755,7 @@ class Engine:
         instance_id: str,
         past: list[HistoryEvent],
         start_index: int,
-        batch: list[ReceivedMessage],
+        batch: list[Delivery],
     ) -> None:
         events = [m.event for m in batch]
         started = execution_started(past) or next(e for e in events if isinstance(e, ExecutionStartedEvent))
@@ -868,7 +819,7 @@ class Engine:
         appended: list[HistoryEvent],
         start_index: int,
         columns: CheckpointColumns,
-        batch: list[ReceivedMessage],
+        batch: list[Delivery],
     ) -> None:
         """Queue an episode's append behind the instance's earlier ones and track it as in flight."""
         previous = self._commits.get(instance_id)
@@ -896,7 +847,7 @@ class Engine:
         appended: list[HistoryEvent],
         start_index: int,
         columns: CheckpointColumns,
-        batch: list[ReceivedMessage],
+        batch: list[Delivery],
     ) -> str | None:
         """Append one episode's history, chained after the previous episode's append of the same instance.
 
@@ -914,7 +865,7 @@ class Engine:
             self._etags.pop(instance_id, None)
             if not isinstance(exc, CheckpointConflictError | _EarlierCommitFailed):
                 self._failed(exc, f"The checkpoint of {instance_id!r}")
-            await self._abandon(batch)
+            await give_back_all(batch, self._failed)
             if self._commits.get(instance_id) is asyncio.current_task():
                 del self._commits[instance_id]
             raise _EarlierCommitFailed(instance_id) from exc
@@ -930,14 +881,14 @@ class Engine:
         instance_id: str,
         columns: CheckpointColumns,
         offloaded: dict[tuple[int, str], str],
-        batch: list[ReceivedMessage],
+        batch: list[Delivery],
     ) -> None:
         """Steps 3 and 5 of the commit (Instances row, consumed messages) off the critical path.
 
         The history append already made the episode durable (storage-layout §8.3). Row updates of one
         instance are merged while a write is in flight, so a fast chain writes its row once per round trip.
         """
-        self._spawn(self._delete(batch), f"dfx-delete-{instance_id}")
+        self._spawn(settle_all(batch), f"dfx-delete-{instance_id}")
         # resolved now: offloaded blobs are named by the index of an event in *this* checkpoint
         self._pending_rows.setdefault(instance_id, {}).update(self.hub.instances.row_columns(columns, offloaded))
         if instance_id not in self._row_writes:
@@ -1061,18 +1012,15 @@ class Engine:
             # This process runs that instance: the reply goes to its session in memory, and the work item stays
             # (invisible) until the episode that consumes the reply is committed. A crash before that replays
             # the activity, which is the at-least-once guarantee activities have anyway.
-            local_id = f"{LOCAL_PREFIX}{uuid.uuid4().hex}"
-            self._local_replies[local_id] = _LocalReply(work_item, queue, answer)
-            self._deliver(
-                ReceivedMessage(
-                    data=answer, queue_name=queue, message_id=local_id, pop_receipt="",
-                    dequeue_count=1, inserted_on=utcnow(), next_visible_on=None,
-                )
-            )  # fmt: skip
+            self._deliver(LocalReply(work_item, queue, answer, self.hub.queues, self._local_replies))
             return
         await self.hub.queues.send(queue, answer)
         self.wake(queue)
-        self._spawn(self._delete([work_item]), f"dfx-delete-{work_item.message_id}")
+        self._spawn(self._delete_work_item(work_item), f"dfx-delete-{work_item.message_id}")
+
+    async def _delete_work_item(self, work_item: ReceivedMessage) -> None:
+        """Delete a work item whose reply is on its queue; if that fails, it reappears and runs again."""
+        await asyncio.gather(self.hub.queues.delete(work_item), return_exceptions=True)
 
     async def _keep_visible(self, message: ReceivedMessage | asyncio.Task[ReceivedMessage]) -> None:
         with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
