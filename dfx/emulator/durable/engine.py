@@ -24,6 +24,8 @@ from typing import Any
 from dfx.emulator import failpoints
 from dfx.emulator.config import Settings
 from dfx.emulator.durable.activities import run_activity
+from dfx.emulator.durable.background import Background
+from dfx.emulator.durable.checkpoints import Checkpoint, Checkpointer
 from dfx.emulator.durable.client import discard_lost_start
 from dfx.emulator.durable.dedupe import StartVerdict, start_verdict
 from dfx.emulator.durable.delivery import ClaimedAtPut, Delivery, LocalReply, Queued, give_back_all, settle_all
@@ -57,7 +59,7 @@ from dfx.emulator.health import StorageHealth, is_storage_failure
 from dfx.emulator.logs import HostConsole
 from dfx.emulator.loops import keep_running
 from dfx.emulator.storage.errors import CheckpointConflictError, StorageError
-from dfx.emulator.storage.instances_table import CheckpointColumns, InstanceRecord, checkpoint_columns
+from dfx.emulator.storage.instances_table import InstanceRecord, checkpoint_columns
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.queues import abandon_delay, delay_seconds
 from dfx.emulator.storage.taskhub import TaskHub
@@ -103,30 +105,10 @@ async def _claimed(message: ReceivedMessage | asyncio.Task[ReceivedMessage]) -> 
     return message if isinstance(message, ReceivedMessage) else await asyncio.shield(message)
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    """Mark a background task's exception as seen (it was already logged and handled where it happened)."""
-    if not task.cancelled():
-        task.exception()
-
-
 def _current_execution(past: list[HistoryEvent]) -> str | None:
     """The execution id of the history ``past`` (None when it has not started)."""
     started = execution_started(past)
     return started.orchestration_instance.execution_id if started else None
-
-
-class _EarlierCommitFailed(Exception):
-    """An append could not run because the append of an earlier episode of the same instance failed."""
-
-
-@dataclass
-class _Cached:
-    """An instance's current execution as last committed (or about to be committed) here."""
-
-    events: list[HistoryEvent]
-
-
-MAX_CACHED = 2000
 
 
 class Engine:
@@ -144,22 +126,14 @@ class Engine:
         self.owned: dict[str, asyncio.Task[None]] = {}
         self.wakeups: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.sessions: dict[str, _Session] = defaultdict(_Session)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.background = Background()
         self.stopping = asyncio.Event()
         self.orchestrator_slots = asyncio.Semaphore(settings.durable.max_concurrent_orchestrator_functions)
         self._loops: list[asyncio.Task[None]] = []
         self.control_visibility = max(1, round(settings.durable.control_queue_visibility_timeout))
         self.work_item_visibility = max(1, round(settings.durable.work_item_queue_visibility_timeout))
         self.lease_interval = timedelta(seconds=settings.durable.lease_interval)
-        self.cache: dict[str, _Cached] = {}
-        """Histories this process committed last (extended sessions, storage-layout §8.4): no re-read."""
-        self._row_writes: dict[str, asyncio.Task[None]] = {}
-        self._commits: dict[str, asyncio.Task[str | None]] = {}
-        self._inflight: dict[str, list[asyncio.Task[str | None]]] = {}
-        self._etags: dict[str, str | None] = {}
-        """The sentinel ETag after the last landed commit of each cached instance."""
-        self._pending_rows: dict[str, dict[str, Any]] = {}
-        """Instances-row columns not yet written, merged per instance (offloaded values as blob URLs)."""
+        self.checkpoints = Checkpointer(settings, hub, self.background, self.stopping, self._failed)
         self._local_replies: set[LocalReply] = set()
         """Activity replies handed to sessions in memory and not committed or given back yet."""
         self._claimed_starts: set[str] = set()
@@ -190,12 +164,8 @@ class Engine:
         for task in [*self._loops, *self.owned.values()]:
             task.cancel()
         await asyncio.gather(*self._loops, *self.owned.values(), return_exceptions=True)
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=5)
-        if self._commits:
-            await asyncio.wait(list(self._commits.values()), timeout=5)
-        if self._row_writes:
-            await asyncio.wait(list(self._row_writes.values()), timeout=5)
+        await self.background.wait(timeout=5)
+        await self.checkpoints.wait(timeout=5)
         leftovers = list(self._local_replies)
         await asyncio.gather(*(local.give_back() for local in leftovers), return_exceptions=True)
         # Messages taken but not processed would stay hidden for the visibility timeout (minutes): a host
@@ -239,10 +209,8 @@ class Engine:
             with contextlib.suppress(StorageError, OSError):
                 await self.hub.queues.abandon(sent, delay=0)
             return
-        instance_id = sent.data.target.instance_id
-        if new_instance and instance_id not in self.cache:
-            self.cache[instance_id] = _Cached([])
-            self._etags[instance_id] = None
+        if new_instance:
+            self.checkpoints.note_new_instance(sent.data.target.instance_id)
         self._deliver(ClaimedAtPut(sent, self.hub.queues, start_admitted=True))
 
     async def send_control(self, message: MessageData, delay: float | None = None) -> str:
@@ -271,9 +239,7 @@ class Engine:
         log.error("%s failed", doing, exc_info=exc)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.background.spawn(coro, name)
 
     # -- partitions ---------------------------------------------------------------------------------
 
@@ -284,24 +250,14 @@ class Engine:
             if updated is None or not await self.hub.partitions.replace(updated):
                 if lease.queue_name in self.owned:
                     self.owned.pop(lease.queue_name).cancel()
-                    self._forget_partition(lease.queue_name)
+                    self.checkpoints.forget_partition(lease.queue_name)
                 continue
             if lease.queue_name not in self.owned:
-                self._forget_partition(lease.queue_name)  # what was cached before may have changed since
+                self.checkpoints.forget_partition(lease.queue_name)  # what was cached before may have changed since
                 queue_name = lease.queue_name
                 self.owned[queue_name] = self._keep_running(
                     functools.partial(self._control_loop, queue_name), f"The poller of {queue_name}"
                 )
-
-    def _forget(self, instance_id: str) -> None:
-        self.cache.pop(instance_id, None)
-        self._etags.pop(instance_id, None)
-
-    def _forget_partition(self, queue_name: str) -> None:
-        """Drop what this process cached of the instances of a partition it lost or (re)acquired."""
-        for instance_id in {*self.cache, *self._etags}:
-            if self.hub.names.control_queue_for(instance_id) == queue_name:
-                self._forget(instance_id)
 
     async def _lease_loop(self) -> None:
         while not self.stopping.is_set():
@@ -416,18 +372,18 @@ class Engine:
         session = self.sessions[instance_id]
         try:
             while session.messages and not self.stopping.is_set():
-                await self._pipeline_room(instance_id)
+                await self.checkpoints.room(instance_id)
                 batch = list(session.messages.values())
                 session.messages.clear()
                 async with self.orchestrator_slots:
                     try:
                         await self._process(instance_id, batch)
                     except CheckpointConflictError as exc:
-                        self.cache.pop(instance_id, None)
+                        self.checkpoints.uncache(instance_id)
                         log.warning("%s; abandoning %d message(s)", exc, len(batch))
                         await give_back_all(batch, self._failed)
                     except Exception as exc:
-                        self.cache.pop(instance_id, None)
+                        self.checkpoints.uncache(instance_id)
                         self._failed(exc, f"Orchestration {instance_id!r}")
                         await give_back_all(batch, self._failed)
         finally:
@@ -435,37 +391,12 @@ class Engine:
             if not session.messages:
                 self.sessions.pop(instance_id, None)
 
-    async def _pipeline_room(self, instance_id: str) -> None:
-        """Let at most one commit of an instance be in flight while its next episode runs.
-
-        One is enough to overlap the orchestrator with the previous append; waiting beyond that lets the
-        messages arriving meanwhile gather into one bigger episode instead of many small ones.
-        """
-        while len(pending := [t for t in self._inflight.get(instance_id, []) if not t.done()]) >= 2:
-            await asyncio.wait([pending[0]])
-
-    async def _history(self, instance_id: str, *, fresh: bool = False) -> list[HistoryEvent]:
-        """The instance's current execution: from the cache (unless ``fresh``), else read after any commits
-        still in flight."""
-        cached = None if fresh else self.cache.get(instance_id)
-        if cached is not None:
-            return list(cached.events)
-        if fresh:
-            self._forget(instance_id)
-        in_flight = self._commits.get(instance_id)
-        if in_flight is not None:
-            with contextlib.suppress(Exception):
-                await in_flight  # read what the pending commits wrote, not what was there before them
-        stored = await self.hub.history.read(instance_id)
-        self._etags[instance_id] = stored.etag
-        return list(stored.events)
-
     async def _process(self, instance_id: str, batch: list[Delivery]) -> None:
         if is_entity(instance_id):
             await self._entity_batch(instance_id, batch)
             return
-        cached = instance_id in self.cache
-        past = await self._history(instance_id)
+        cached = self.checkpoints.is_cached(instance_id)
+        past = await self.checkpoints.history(instance_id)
         batch, undecided = await self._admit_starts(instance_id, batch)
         if undecided:  # a start of this id is not decided yet: what came with it must not run before it
             await self._put_back(batch)
@@ -474,7 +405,7 @@ class Engine:
         if cached and self._would_drop(past, starts, batch):
             # About to drop messages: never on the word of the cache alone (storage-layout §7 decides on
             # what storage holds, and another host may have written since this one cached the history).
-            past = await self._history(instance_id, fresh=True)
+            past = await self.checkpoints.history(instance_id, fresh=True)
         start_index = len(past)
         if starts:
             start = starts[-1]
@@ -651,7 +582,7 @@ class Engine:
     async def _entity_batch(self, instance_id: str, batch: list[Delivery]) -> None:
         """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""
         entity = EntityId.parse(instance_id)
-        started = execution_started(await self._history(instance_id))
+        started = execution_started(await self.checkpoints.history(instance_id))
         state = SchedulerState.from_json(started.input if started else None)
         window = timedelta(seconds=self.settings.durable.entity_message_reorder_window)
         now = utcnow()
@@ -725,12 +656,12 @@ class Engine:
         ]
         await self._send_all(instance_id, execution.execution_id, outbound, 1)
         failpoints.hit("entity.after-send")
-        self.cache[instance_id] = _Cached(appended)
+        self.checkpoints.remember(instance_id, appended)
         columns = checkpoint_columns(
             appended, execution_id=execution.execution_id or "", custom_status=state.custom_status(),
             task_hub=self.hub.name,
         )  # fmt: skip
-        self._start_commit(instance_id, execution.execution_id or "", appended, 0, columns, batch)
+        self.checkpoints.commit(Checkpoint(instance_id, execution.execution_id or "", appended, 0, columns, batch))
 
     async def _postpone_signal(self, message: MessageData, due: datetime) -> None:
         """Put a scheduled signal back until it is due, at most 6 days at a time (storage-layout §5.5)."""
@@ -791,17 +722,13 @@ class Engine:
         await self._send_all(instance_id, execution, outbound, episode)
         failpoints.hit("episode.after-send")
         if result.status.is_terminal:
-            self.cache.pop(instance_id, None)
+            self.checkpoints.uncache(instance_id)
         else:
-            if len(self.cache) >= MAX_CACHED:
-                evicted = next(iter(self.cache))
-                self.cache.pop(evicted)
-                self._etags.pop(evicted, None)
-            self.cache[instance_id] = _Cached([*past, *appended])
+            self.checkpoints.remember(instance_id, [*past, *appended])
         columns = checkpoint_columns(
             appended, execution_id=execution or "", custom_status=result.custom_status, task_hub=self.hub.name
         )
-        self._start_commit(instance_id, execution or "", appended, start_index, columns, batch)
+        self.checkpoints.commit(Checkpoint(instance_id, execution or "", appended, start_index, columns, batch))
         log.debug(
             "episode %d of %s: %s -> %s in %.0f ms (sdk %.0f ms)",
             episode,
@@ -811,110 +738,6 @@ class Engine:
             (time.perf_counter() - began) * 1000,
             t_sdk * 1000,
         )
-
-    def _start_commit(
-        self,
-        instance_id: str,
-        execution_id: str,
-        appended: list[HistoryEvent],
-        start_index: int,
-        columns: CheckpointColumns,
-        batch: list[Delivery],
-    ) -> None:
-        """Queue an episode's append behind the instance's earlier ones and track it as in flight."""
-        previous = self._commits.get(instance_id)
-        commit = asyncio.create_task(
-            self._commit(instance_id, previous, execution_id, appended, start_index, columns, batch),
-            name=f"dfx-commit-{instance_id}",
-        )
-        self._commits[instance_id] = commit
-        inflight = self._inflight.setdefault(instance_id, [])
-        inflight.append(commit)
-
-        def landed(task: asyncio.Task[str | None]) -> None:
-            _retrieve(task)
-            inflight.remove(task)
-            if not inflight and self._inflight.get(instance_id) is inflight:
-                del self._inflight[instance_id]
-
-        commit.add_done_callback(landed)
-
-    async def _commit(
-        self,
-        instance_id: str,
-        previous: asyncio.Task[str | None] | None,
-        execution_id: str,
-        appended: list[HistoryEvent],
-        start_index: int,
-        columns: CheckpointColumns,
-        batch: list[Delivery],
-    ) -> str | None:
-        """Append one episode's history, chained after the previous episode's append of the same instance.
-
-        The next episode of an instance runs its orchestrator while this append is in flight (its outbound
-        messages were already sent, as §8.3 requires before the append); appends stay in order because each
-        waits for the one before and takes the sentinel ETag it produced.
-        """
-        try:
-            etag = await previous if previous is not None else self._etags.get(instance_id)
-            appended_result = await self.hub.history.append(
-                instance_id, execution_id, appended, start_index=start_index, etag=etag
-            )
-        except Exception as exc:
-            self.cache.pop(instance_id, None)
-            self._etags.pop(instance_id, None)
-            if not isinstance(exc, CheckpointConflictError | _EarlierCommitFailed):
-                self._failed(exc, f"The checkpoint of {instance_id!r}")
-            await give_back_all(batch, self._failed)
-            if self._commits.get(instance_id) is asyncio.current_task():
-                del self._commits[instance_id]
-            raise _EarlierCommitFailed(instance_id) from exc
-        failpoints.hit("commit.after-append")
-        self._etags[instance_id] = appended_result.etag
-        if self._commits.get(instance_id) is asyncio.current_task():
-            del self._commits[instance_id]
-        self._after_commit(instance_id, columns, appended_result.offloaded, batch)
-        return appended_result.etag
-
-    def _after_commit(
-        self,
-        instance_id: str,
-        columns: CheckpointColumns,
-        offloaded: dict[tuple[int, str], str],
-        batch: list[Delivery],
-    ) -> None:
-        """Steps 3 and 5 of the commit (Instances row, consumed messages) off the critical path.
-
-        The history append already made the episode durable (storage-layout §8.3). Row updates of one
-        instance are merged while a write is in flight, so a fast chain writes its row once per round trip.
-        """
-        self._spawn(settle_all(batch), f"dfx-delete-{instance_id}")
-        # resolved now: offloaded blobs are named by the index of an event in *this* checkpoint
-        self._pending_rows.setdefault(instance_id, {}).update(self.hub.instances.row_columns(columns, offloaded))
-        if instance_id not in self._row_writes:
-            task = asyncio.create_task(self._write_rows(instance_id), name=f"dfx-row-{instance_id}")
-            self._row_writes[instance_id] = task
-
-    async def _write_rows(self, instance_id: str) -> None:
-        """Write the instance's pending row updates until none is left; a failed write is merged back under
-        what came meanwhile and tried again with back-off (the last checkpoint of an instance has no later
-        one to repair its row), until the host stops."""
-        delay = MIN_POLL
-        try:
-            while instance_id in self._pending_rows:
-                columns = self._pending_rows.pop(instance_id)
-                try:
-                    await self.hub.instances.merge(instance_id, columns)
-                    delay = MIN_POLL
-                except Exception as exc:
-                    self._failed(exc, f"Updating the Instances row of {instance_id!r}")
-                    self._pending_rows[instance_id] = {**columns, **self._pending_rows.get(instance_id, {})}
-                    if self.stopping.is_set():
-                        return
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.settings.durable.max_queue_polling_interval)
-        finally:
-            self._row_writes.pop(instance_id, None)
 
     async def _send_all(
         self, instance_id: str, execution_id: str | None, outbound: list[Outbound], episode: int
