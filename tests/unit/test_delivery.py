@@ -16,7 +16,7 @@ from dfx.emulator.durable.delivery import (
 )
 from dfx.emulator.storage.messages import MessageData, ReceivedMessage, TaskMessage
 from dfx.emulator.storage.queues import HubQueues
-from dfx.model.history import OrchestrationInstance, TaskCompletedEvent, TaskScheduledEvent
+from dfx.model.history import OrchestrationInstance, TaskCompletedEvent, TaskFailedEvent, TaskScheduledEvent
 
 
 class FakeQueues:
@@ -110,3 +110,39 @@ def test_failures_to_give_back_are_reported_and_failures_to_settle_are_left_to_t
     asyncio.run(settle_all(batch))
     assert reported == ["Giving back message m1: storage said no", "Giving back message m2: storage said no"]
     assert [c[0] for c in queues.calls] == ["abandon", "abandon", "delete", "delete"]
+
+
+def test_a_session_sorts_deliveries_of_every_kind_alike_by_the_tasks_they_answer():
+    from dfx.emulator.durable.sessions import OUT_OF_ORDER_GRACE, split_batch
+    from dfx.model.history import ExecutionStartedEvent, OrchestratorStartedEvent, TimerFiredEvent
+
+    queues, outstanding = FakeQueues(), set[LocalReply]()
+    past = [
+        OrchestratorStartedEvent(),
+        ExecutionStartedEvent(orchestration_instance=TARGET, name="o"),
+        TaskScheduledEvent(event_id=0, name="hello"),
+        TaskScheduledEvent(event_id=1, name="hello"),
+        TaskCompletedEvent(task_scheduled_id=1),
+    ]
+
+    def answer(event, target=TARGET) -> MessageData:
+        return MessageData(TaskMessage(event, target))
+
+    local = LocalReply(received("w0", WORK, queue="hub-workitems"), "hub-control-00", REPLY, hub_queues(queues),
+                       outstanding)  # fmt: skip
+    twin = Queued(received("m0", REPLY), hub_queues(queues))  # the same reply, also put on the queue
+    again = ClaimedAtPut(received("m1", answer(TaskCompletedEvent(task_scheduled_id=1))), hub_queues(queues))
+    unknown = Queued(received("m2", answer(TaskCompletedEvent(task_scheduled_id=5))), hub_queues(queues))
+    late = OUT_OF_ORDER_GRACE + 1
+    given_up = Queued(
+        received("m3", answer(TaskFailedEvent(task_scheduled_id=6)), dequeue_count=late), hub_queues(queues)
+    )
+    timer = Queued(received("m4", answer(TimerFiredEvent(timer_id=9))), hub_queues(queues))
+    earlier_execution = OrchestrationInstance("i1", "e0")
+    other = Queued(
+        received("m5", answer(TaskCompletedEvent(task_scheduled_id=0), earlier_execution)), hub_queues(queues)
+    )
+    kept, stale, early = split_batch([local, twin, again, unknown, given_up, timer, other], past, "e1")
+    assert kept == [local, timer]
+    assert stale == [twin, again, given_up, other]
+    assert early == [unknown]
