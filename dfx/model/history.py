@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from enum import Enum, IntEnum
 from typing import Any, ClassVar
 
+from dfx._compat import StrEnum
+
 
 class EventType(IntEnum):
     """DTFx ``EventType``: integers in queue/SDK JSON, names in tables (append-only numbering)."""
@@ -40,18 +42,6 @@ class EventType(IntEnum):
     ExecutionSuspended = 19
     ExecutionResumed = 20
     ExecutionRewound = 21
-
-
-#: Events that answer a scheduled task or timer (they point back with TaskScheduledId / TimerId).
-COMPLETION_EVENT_TYPES = frozenset(
-    {
-        EventType.TaskCompleted,
-        EventType.TaskFailed,
-        EventType.SubOrchestrationInstanceCompleted,
-        EventType.SubOrchestrationInstanceFailed,
-        EventType.TimerFired,
-    }
-)
 
 
 class OrchestrationStatus(IntEnum):
@@ -452,6 +442,68 @@ class ExecutionRewoundEvent(HistoryEvent):
     parent_execution_id: str | None = None
     instance_id: str | None = None
     parent_trace_context: dict[str, Any] | None = None
+
+
+class Outcome(StrEnum):
+    """What a completion event says of the task it answers."""
+
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    FIRED = "Fired"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How events of one type answer a scheduled task: the type of the event that scheduled the task, the
+    member holding that event's EventId, and the outcome they report."""
+
+    scheduled: EventType
+    pointer: str
+    outcome: Outcome
+
+
+#: Which event answers which scheduled task: the one rule the engine, episodes, dfx doctor and dfx inspect
+#: read. A task's answer points back at the EventId of the event that scheduled it, with TaskScheduledId
+#: (activities, sub-orchestrations) or TimerId (timers); the sequence counter makes that id unique within an
+#: execution. Raised events answer no task: an orchestration's waits take them by name, in the SDK.
+COMPLETIONS: dict[EventType, Completion] = {
+    EventType.TaskCompleted: Completion(EventType.TaskScheduled, "task_scheduled_id", Outcome.COMPLETED),
+    EventType.TaskFailed: Completion(EventType.TaskScheduled, "task_scheduled_id", Outcome.FAILED),
+    EventType.SubOrchestrationInstanceCompleted: Completion(
+        EventType.SubOrchestrationInstanceCreated, "task_scheduled_id", Outcome.COMPLETED
+    ),
+    EventType.SubOrchestrationInstanceFailed: Completion(
+        EventType.SubOrchestrationInstanceCreated, "task_scheduled_id", Outcome.FAILED
+    ),
+    EventType.TimerFired: Completion(EventType.TimerCreated, "timer_id", Outcome.FIRED),
+}
+#: Events that answer a scheduled task or timer.
+COMPLETION_EVENT_TYPES = frozenset(COMPLETIONS)
+#: Events that schedule a task or timer some later event answers.
+SCHEDULING_EVENT_TYPES = frozenset(c.scheduled for c in COMPLETIONS.values())
+
+TaskRef = tuple[EventType, int]
+"""A scheduled task: the type of the event that scheduled it and that event's EventId."""
+
+
+def scheduled_task(event: HistoryEvent) -> TaskRef | None:
+    """The task ``event`` schedules (TaskScheduled, TimerCreated, SubOrchestrationInstanceCreated), else None."""
+    return (event.event_type, event.event_id) if event.event_type in SCHEDULING_EVENT_TYPES else None
+
+
+def answered_task(event: HistoryEvent) -> TaskRef | None:
+    """The task ``event`` answers (see ``COMPLETIONS``), else None: equal to the ``scheduled_task`` of the
+    event that scheduled it."""
+    completion = COMPLETIONS.get(event.event_type)
+    if completion is None:
+        return None
+    return completion.scheduled, int(getattr(event, completion.pointer))
+
+
+def outcome_of(event: HistoryEvent) -> Outcome | None:
+    """What a completion event reports of its task (None for other events)."""
+    completion = COMPLETIONS.get(event.event_type)
+    return completion.outcome if completion is not None else None
 
 
 # ExecutionFailed (2) has no event class in DTFx: nothing ever writes it.

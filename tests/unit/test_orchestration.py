@@ -223,3 +223,31 @@ def test_a_child_id_longer_than_instance_ids_may_be_fails_the_orchestration_inst
     result = instance.episode(instance.started)
     assert result.status == OrchestrationStatus.Failed and not result.outbound
     assert "Instance ID lengths must not exceed 256 characters." in result.appended[-2].result
+
+
+def test_an_episode_changes_none_of_its_inputs_and_takes_its_ids_from_new_id():
+    import copy
+    import dataclasses
+    import uuid
+
+    instance = Instance("child_and_timer")
+    first = instance.episode(instance.started)
+    assert not instance.started.is_played, "the message's event stays as it came"
+    assert first.appended[1] == dataclasses.replace(instance.started, is_played=True)
+    timer = next(e for e in first.appended if isinstance(e, TimerCreatedEvent))
+    fired = TimerFiredEvent(timer_id=0, fire_at=timer.fire_at)
+    past = list(instance.history)
+    before = copy.deepcopy(past)
+    asked: list[tuple[object, ...]] = []
+
+    def new_id(owner: OrchestrationInstance, *parts: object) -> uuid.UUID:
+        asked.append((owner.instance_id, owner.execution_id, *parts))
+        return uuid.UUID(int=7)
+
+    invoke = instance.function.callable
+    result = run_episode(past, [fired], instance_id="i1", invoke=invoke, now=utcnow(), new_id=new_id)
+    start = result.outbound[0].event
+    assert isinstance(start, ExecutionStartedEvent)
+    assert start.orchestration_instance.execution_id == uuid.UUID(int=7).hex
+    assert asked == [("i1", "e1", 1, "child")]
+    assert past == before and not fired.is_played

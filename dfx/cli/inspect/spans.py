@@ -1,7 +1,8 @@
 """The spans of an execution, read from its history rows: activities, timers, sub-orchestrations, events.
 
 A span starts at the row that opened it (TaskScheduled, TimerCreated, SubOrchestrationInstanceCreated) and
-ends at the row that answers it, matched by EventId = TaskScheduledId (TimerId for timers). A fired timer
+ends at the row that answers it, as the event model pairs them (``dfx.model.history.COMPLETIONS``: EventId =
+TaskScheduledId, TimerId for timers); the rows are read as typed events. A fired timer
 ends when the orchestration got it (the episode whose OrchestratorStarted precedes its TimerFired row): the
 TimerFired row itself carries the time the timer was created, and a timer delivered late shows as longer
 than its FireAt. A span with no answer yet is open (``end`` None). Raised events are instants: the history
@@ -14,19 +15,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dfx.model.encoding import from_table_entity
+from dfx.model.history import (
+    COMPLETION_EVENT_TYPES,
+    EventRaisedEvent,
+    EventType,
+    HistoryEvent,
+    SubOrchestrationInstanceCreatedEvent,
+    TaskRef,
+    TimerCreatedEvent,
+    answered_task,
+    outcome_of,
+    scheduled_task,
+)
+
 _OPENERS = {
-    "TaskScheduled": "activity",
-    "TimerCreated": "timer",
-    "SubOrchestrationInstanceCreated": "sub-orchestration",
-}
-_ANSWERS = {
-    "TaskCompleted": "Completed",
-    "TaskFailed": "Failed",
-    "SubOrchestrationInstanceCompleted": "Completed",
-    "SubOrchestrationInstanceFailed": "Failed",
-    "TimerFired": "Fired",
+    EventType.TaskScheduled: "activity",
+    EventType.TimerCreated: "timer",
+    EventType.SubOrchestrationInstanceCreated: "sub-orchestration",
 }
 _ENDINGS = ("ExecutionCompleted", "ExecutionTerminated")
+#: The rows a span is made of, read as typed events.
+_SPAN_ROWS = frozenset(t.name for t in (*_OPENERS, *COMPLETION_EVENT_TYPES, EventType.EventRaised))
 
 
 @dataclass(frozen=True)
@@ -80,55 +90,64 @@ def axis_of(rows: list[dict[str, Any]], now: datetime) -> Axis | None:
     return Axis(start, max(now, max(stamps)), running=True)
 
 
+def _event_of(row: dict[str, Any]) -> HistoryEvent | None:
+    """The typed event of a row spans are made of (None for other rows and for rows that do not read)."""
+    if row.get("EventType") not in _SPAN_ROWS:
+        return None
+    try:
+        return from_table_entity(row)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def spans_of(rows: list[dict[str, Any]]) -> list[Span]:
     """The spans of an execution's rows, ordered by start time (then by task id)."""
-    answers: dict[tuple[str, int], dict[str, Any]] = {}
+    answers: dict[TaskRef, tuple[HistoryEvent, datetime | None]] = {}
     delivered: dict[int, datetime] = {}  # timer id -> start of the episode that received its TimerFired
     episode: datetime | None = None
+    stamped: list[tuple[HistoryEvent, datetime]] = []
     for row in rows:
-        kind = row.get("EventType")
-        if kind == "OrchestratorStarted":
-            episode = row_timestamp(row)
-        elif kind == "TimerFired" and row.get("TimerId") is not None and episode is not None:
-            delivered.setdefault(int(row["TimerId"]), episode)
-        if kind in _ANSWERS:
-            pointer = row.get("TimerId") if kind == "TimerFired" else row.get("TaskScheduledId")
-            if pointer is not None:
-                answers.setdefault(("timer" if kind == "TimerFired" else "task", int(pointer)), row)
-    spans: list[Span] = []
-    for row in rows:
-        kind = row.get("EventType")
-        start = row_timestamp(row)
-        if start is None:
+        stamp = row_timestamp(row)
+        if row.get("EventType") == "OrchestratorStarted":
+            episode = stamp
             continue
-        if kind in _OPENERS:
-            task_id = int(row.get("EventId", -1))
-            span_kind = _OPENERS[kind]
-            answer = answers.get(("timer" if span_kind == "timer" else "task", task_id))
-            end = row_timestamp(answer) if answer is not None else None
-            fire_at = row.get("FireAt")
+        event = _event_of(row)
+        if event is None:
+            continue
+        if stamp is not None:
+            stamped.append((event, stamp))
+        task = answered_task(event)
+        if task is not None:
+            if task[0] is EventType.TimerCreated and episode is not None:
+                delivered.setdefault(task[1], episode)
+            answers.setdefault(task, (event, stamp))
+    spans: list[Span] = []
+    for event, start in stamped:
+        task = scheduled_task(event)
+        if task is not None:
+            span_kind = _OPENERS[event.event_type]
+            answer, end = answers.get(task, (None, None))
+            fire_at = event.fire_at if isinstance(event, TimerCreatedEvent) else None
             if answer is not None and span_kind == "timer":
-                got = delivered.get(task_id)
+                got = delivered.get(event.event_id)
                 if got is None or got < start:  # no episode start after the timer began: trust its FireAt
-                    got = fire_at if isinstance(fire_at, datetime) else end
+                    got = fire_at if fire_at is not None else end
                 end = max(got, start) if got is not None else end
-            if answer is not None:
-                status = _ANSWERS[answer["EventType"]]
-            else:
-                status = "Waiting" if span_kind == "timer" else "Running"
+            outcome = outcome_of(answer) if answer is not None else None
+            unanswered = "Waiting" if span_kind == "timer" else "Running"
             spans.append(
                 Span(
                     span_kind,
-                    "timer" if span_kind == "timer" else str(row.get("Name") or "?"),
+                    "timer" if span_kind == "timer" else str(getattr(event, "name", None) or "?"),
                     start,
                     end,
-                    status,
-                    task_id,
-                    instance_id=row.get("InstanceId") if span_kind == "sub-orchestration" else None,
-                    fire_at=fire_at if isinstance(fire_at, datetime) else None,
+                    outcome.value if outcome is not None else unanswered,
+                    event.event_id,
+                    instance_id=event.instance_id if isinstance(event, SubOrchestrationInstanceCreatedEvent) else None,
+                    fire_at=fire_at,
                 )
             )
-        elif kind == "EventRaised":
-            spans.append(Span("event", str(row.get("Name") or "?"), start, start, "Raised"))
+        elif isinstance(event, EventRaisedEvent):
+            spans.append(Span("event", str(event.name or "?"), start, start, "Raised"))
     spans.sort(key=lambda s: (s.start, s.task_id if s.task_id is not None else -1))
     return spans

@@ -22,20 +22,23 @@ from dfx.doctor.diagnosis.wording import (
 from dfx.emulator.durable.entities import ENTITY_PREFIX
 from dfx.emulator.storage.peeked import PeekedMessage
 from dfx.model.history import (
+    COMPLETIONS,
     EventSentEvent,
+    EventType,
     ExecutionStartedEvent,
     HistoryEvent,
-    SubOrchestrationInstanceCompletedEvent,
     SubOrchestrationInstanceCreatedEvent,
     SubOrchestrationInstanceFailedEvent,
-    TaskCompletedEvent,
     TaskFailedEvent,
     TaskScheduledEvent,
     TimerCreatedEvent,
-    TimerFiredEvent,
+    answered_task,
+    scheduled_task,
 )
 
 MAX_OPEN_ACTIVITIES = 10
+#: The names of the events that answer an activity (TaskCompleted, TaskFailed), as peeked messages carry them.
+_ACTIVITY_ANSWERS = frozenset(t.name for t, c in COMPLETIONS.items() if c.scheduled is EventType.TaskScheduled)
 FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
 
@@ -50,30 +53,23 @@ class OpenWork:
     """The operation sent to an entity, when that was the orchestration's last action."""
 
 
-_ANSWERS = (
-    TaskCompletedEvent,
-    TaskFailedEvent,
-    SubOrchestrationInstanceCompletedEvent,
-    SubOrchestrationInstanceFailedEvent,
-)
-
-
 def open_work(history: Iterable[HistoryEvent]) -> OpenWork:
     """Scheduled tasks, timers and sub-orchestrations whose completion is not in ``history``."""
     events = list(history)
-    answered = {e.task_scheduled_id for e in events if isinstance(e, _ANSWERS)}
-    fired = {e.timer_id for e in events if isinstance(e, TimerFiredEvent)}
+    answered = {task for e in events if (task := answered_task(e)) is not None}
+
+    def is_open(event: HistoryEvent) -> bool:
+        return scheduled_task(event) not in answered
+
     actions = [e for e in events if e.event_type.name not in ("OrchestratorStarted", "OrchestratorCompleted")]
     last = actions[-1] if actions else None
     entity_call = (
         last if isinstance(last, EventSentEvent) and (last.instance_id or "").startswith(ENTITY_PREFIX) else None
     )
     return OpenWork(
-        activities=[e for e in events if isinstance(e, TaskScheduledEvent) and e.event_id not in answered],
-        timers=[e for e in events if isinstance(e, TimerCreatedEvent) and e.event_id not in fired],
-        children=[
-            e for e in events if isinstance(e, SubOrchestrationInstanceCreatedEvent) and e.event_id not in answered
-        ],
+        activities=[e for e in events if isinstance(e, TaskScheduledEvent) and is_open(e)],
+        timers=[e for e in events if isinstance(e, TimerCreatedEvent) and is_open(e)],
+        children=[e for e in events if isinstance(e, SubOrchestrationInstanceCreatedEvent) and is_open(e)],
         entity_call=entity_call,
     )
 
@@ -255,8 +251,7 @@ def _open_activity(
 ) -> Finding:
     ident, task = instance.instance_id, scheduled.event_id
     label = f"activity {scheduled.name or '?'!r} (task {task})"
-    results = ("TaskCompleted", "TaskFailed")
-    answer = next((m for m in arrived if m.answers_id == task and m.event_type in results), None)
+    answer = next((m for m in arrived if m.answers_id == task and m.event_type in _ACTIVITY_ANSWERS), None)
     if answer is not None:
         return info("activity-answered", f"{label} of {ident!r} has finished",
                      f"Its {answer.event_type} waits on {answer.queue_name} for the next episode.")  # fmt: skip

@@ -22,7 +22,9 @@ from dfx.emulator.storage.taskhub import TaskHub
 from dfx.errors import DfxError
 from dfx.model.encoding import format_datetime_seconds, from_table_entity, to_sdk_json
 from dfx.model.history import (
+    COMPLETIONS,
     EventRaisedEvent,
+    EventType,
     ExecutionResumedEvent,
     ExecutionStartedEvent,
     ExecutionSuspendedEvent,
@@ -367,9 +369,13 @@ def status_json(record: InstanceRecord, *, show_input: bool = True) -> dict[str,
     }
 
 
-_COMPLETIONS = {"TaskCompleted": "TaskScheduled", "TaskFailed": "TaskScheduled",
-                "SubOrchestrationInstanceCompleted": "SubOrchestrationInstanceCreated",
-                "SubOrchestrationInstanceFailed": "SubOrchestrationInstanceCreated"}  # fmt: skip
+#: The answers the extension merges with the event that scheduled their task (``COMPLETIONS``): an activity's
+#: and a sub-orchestration's, not a timer's (TimerCreated and TimerFired both stay, the latter without TimerId).
+_COMPLETIONS = {
+    kind.name: completion.scheduled.name
+    for kind, completion in COMPLETIONS.items()
+    if completion.scheduled is not EventType.TimerCreated
+}
 _RESULT_EVENTS = ("TaskCompleted", "SubOrchestrationInstanceCompleted", "ExecutionCompleted")
 
 

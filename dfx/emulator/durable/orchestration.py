@@ -8,12 +8,13 @@ expands retries (§2.9), detects non-determinism (§2.15), applies DTFx's open-t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from dfx.emulator.durable.actions import HTTP_ACTIVITY, Action, ActionError, ActionType, OrchestratorResult
 from dfx.emulator.durable.entities import OPERATION_EVENT, EntityId, EntityIdError, request_json, sent_request
@@ -34,26 +35,23 @@ from dfx.model.history import (
     OrchestrationStatus,
     OrchestratorCompletedEvent,
     OrchestratorStartedEvent,
+    Outcome,
     ParentInstance,
     SubOrchestrationInstanceCompletedEvent,
     SubOrchestrationInstanceCreatedEvent,
     SubOrchestrationInstanceFailedEvent,
-    TaskCompletedEvent,
-    TaskFailedEvent,
     TaskScheduledEvent,
     TimerCreatedEvent,
     TimerFiredEvent,
+    answered_task,
+    outcome_of,
 )
 
 #: DF's timer settings for Azure Storage, sent so the SDK splits long timers (host-protocol §2.10).
 MAXIMUM_SHORT_TIMER = "6.00:00:00"
 LONG_TIMER_INTERVAL = "3.00:00:00"
-COMPLETION_TYPES = (
-    TaskCompletedEvent,
-    TaskFailedEvent,
-    SubOrchestrationInstanceCompletedEvent,
-    SubOrchestrationInstanceFailedEvent,
-)
+#: Events that take a sequence number the replay matches actions against (an EventSent is answered by no
+#: completion, but it is numbered all the same).
 SCHEDULED_TYPES = (TaskScheduledEvent, TimerCreatedEvent, SubOrchestrationInstanceCreatedEvent, EventSentEvent)
 _KIND_WORDS = {
     TaskScheduledEvent: "an activity task",
@@ -66,6 +64,12 @@ Invoke = Callable[[str], str]
 MAX_INSTANCE_ID = 256
 #: The namespace of every id an episode derives (request ids, child and continue-as-new execution ids).
 ID_NAMESPACE = uuid.UUID("5b1d1bd2-8f4e-4c5a-9a51-6b1f3c0d7e21")
+
+
+class NewId(Protocol):
+    """How an episode makes the ids it needs (``derived_id``): given to it, like ``now``, to keep it pure."""
+
+    def __call__(self, instance: OrchestrationInstance, *parts: object) -> uuid.UUID: ...
 
 
 def derived_id(instance: OrchestrationInstance, *parts: object) -> uuid.UUID:
@@ -195,21 +199,19 @@ class _Replay:
         instance: OrchestrationInstance,
         name: str,
         now: datetime,
+        new_id: NewId = derived_id,
         default_version: str = "",
     ) -> None:
         self.history = history
+        self.new_id = new_id
         self.default_version = default_version
         self.instance = instance
         self.name = name
         self.now = now
         self.counter = 0
         self.scheduled = {e.event_id: e for e in history if isinstance(e, SCHEDULED_TYPES)}
-        self.finished: set[int] = set()
-        for event in history:
-            if isinstance(event, COMPLETION_TYPES):
-                self.finished.add(event.task_scheduled_id)
-            elif isinstance(event, TimerFiredEvent):
-                self.finished.add(event.timer_id)
+        self.finished = {task[1] for event in history if (task := answered_task(event)) is not None}
+        """The sequence numbers of the tasks and timers whose answer is in history."""
         self.last_sent: dict[str, tuple[datetime, datetime]] = {}
         """The label of the last request this execution sent to each entity, and when it was decided."""
         for event in history:  # a label is derived from the sequence number; only labelled requests count
@@ -277,7 +279,7 @@ class _Replay:
                     event_id=event_id, name=name, instance_id=child_id, input=None, timestamp=self.now
                 )
             )
-            child = OrchestrationInstance(child_id, derived_id(self.instance, event_id, "child").hex)
+            child = OrchestrationInstance(child_id, self.new_id(self.instance, event_id, "child").hex)
             start = ExecutionStartedEvent(
                 orchestration_instance=child,
                 parent_instance=ParentInstance(
@@ -308,7 +310,7 @@ class _Replay:
                 action.operation or "",
                 input_text=json.dumps(action.input if action.input is not None else "null"),
                 signal=signal,
-                request_id=str(derived_id(self.instance, event_id)),
+                request_id=str(self.new_id(self.instance, event_id)),
                 parent=self.instance.instance_id,
                 parent_execution=self.instance.execution_id,
                 timestamp=stamp,
@@ -321,7 +323,10 @@ class _Replay:
                 )
             )
             self.outbound.append(
-                Outbound(OrchestrationInstance(target), EventRaisedEvent(name=OPERATION_EVENT, input=request))
+                Outbound(
+                    OrchestrationInstance(target),
+                    EventRaisedEvent(name=OPERATION_EVENT, input=request, timestamp=self.now),
+                )
             )
 
     def atomic(self, action: Action) -> _Retry | None:
@@ -368,20 +373,26 @@ class _Replay:
         if not pending:
             return
         for event in self.history:
+            task = answered_task(event)
+            if task is None:
+                continue
+            kind, task_id = task
+            outcome = outcome_of(event)
             for retry in retries:
                 if retry.done:
                     continue
-                if isinstance(event, (TaskCompletedEvent, SubOrchestrationInstanceCompletedEvent)):
-                    if event.task_scheduled_id == retry.attempt_id:
+                if kind is not EventType.TimerCreated:  # an attempt's answer
+                    if task_id != retry.attempt_id:
+                        continue
+                    if outcome is Outcome.COMPLETED:
                         retry.done = True
-                elif isinstance(event, (TaskFailedEvent, SubOrchestrationInstanceFailedEvent)):
-                    if event.task_scheduled_id == retry.attempt_id and retry.timer_id is None:
+                    elif retry.timer_id is None:  # failed: wait before the next attempt (or before giving up)
                         assert retry.action.retry is not None
                         last = retry.attempts >= retry.action.retry.max_attempts
                         delay = timedelta(0) if last else retry.action.retry.delay(retry.attempts)
                         retry.timer_id = self._next_id()
                         self.timer(retry.timer_id, self.now + delay)
-                elif isinstance(event, TimerFiredEvent) and event.timer_id == retry.timer_id:
+                elif task_id == retry.timer_id:
                     retry.timer_id = None
                     assert retry.action.retry is not None
                     if retry.attempts >= retry.action.retry.max_attempts:
@@ -441,12 +452,14 @@ def run_episode(
     instance_id: str,
     invoke: Invoke,
     now: datetime,
+    new_id: NewId = derived_id,
     default_version: str = "",
 ) -> EpisodeResult:
     """Run one episode of ``instance_id`` whose stored history is ``past`` and whose inbox is ``new_events``.
 
     ``invoke`` calls the user's orchestrator (the SDK ``handle``) with the context JSON; it is the only
-    effect. The result says what to append (from ``len(past)``, or from 0 for a new execution) and send.
+    effect. The clock (``now``) and the ids (``new_id``) are given, and neither ``past`` nor ``new_events``
+    is changed. The result says what to append (from ``len(past)``, or from 0 for a new execution) and send.
     """
     out = EpisodeResult()
     received = [_as_played(e) for e in new_events]
@@ -480,7 +493,7 @@ def run_episode(
     result = call_orchestrator(invoke, context_json(instance_id, history, played_before=len(past)))
     out.ran_orchestrator = True
     out.custom_status = compact_json(result.custom_status) if result.custom_status not in (None, "") else None
-    replay = _Replay(history, instance=instance, name=name, now=now, default_version=default_version)
+    replay = _Replay(history, instance=instance, name=name, now=now, new_id=new_id, default_version=default_version)
     try:
         replay.replay(result.actions)
         if result.is_done and not result.failed and (stray := replay.unmatched()) is not None:
@@ -508,8 +521,8 @@ def run_episode(
         return out
     continued = next((a for a in result.actions if a.type == ActionType.ContinueAsNew), None)
     if continued is not None:
-        out.carried_events = unconsumed_events(history, result.actions)
-        return _continue_as_new(out, started, continued, now)
+        out.carried_events = unconsumed_events(history, result.actions, now=now)
+        return _continue_as_new(out, started, continued, now, new_id)
     output = compact_json(result.output) if result.has_output else None
     return _finish(out, replay, started, OrchestrationStatus.Completed, output, now, open_tasks=replay.open_tasks)
 
@@ -535,9 +548,12 @@ def _finish(
     return out
 
 
-def unconsumed_events(history: Sequence[HistoryEvent], actions: Sequence[Action]) -> list[HistoryEvent]:
+def unconsumed_events(
+    history: Sequence[HistoryEvent], actions: Sequence[Action], *, now: datetime | None = None
+) -> list[HistoryEvent]:
     """EventRaised events beyond what the code's waits took, per name, in arrival order (the DTFx
-    ``preserveUnprocessedEvents`` rule for continue-as-new)."""
+    ``preserveUnprocessedEvents`` rule for continue-as-new), as new events raised at ``now`` (without it, when
+    the originals were)."""
     waits: dict[str, int] = {}
 
     def count(action: Action) -> None:
@@ -554,16 +570,16 @@ def unconsumed_events(history: Sequence[HistoryEvent], actions: Sequence[Action]
             if waits.get(event.name, 0) > 0:
                 waits[event.name] -= 1
             else:
-                carried.append(EventRaisedEvent(name=event.name, input=event.input))
+                carried.append(EventRaisedEvent(name=event.name, input=event.input, timestamp=now or event.timestamp))
     return carried
 
 
 def _continue_as_new(
-    out: EpisodeResult, started: ExecutionStartedEvent, action: Action, now: datetime
+    out: EpisodeResult, started: ExecutionStartedEvent, action: Action, now: datetime, new_id: NewId
 ) -> EpisodeResult:
     """End this execution and describe the next one: a fresh history started in the same work item (§3.8)."""
     execution = OrchestrationInstance(
-        started.orchestration_instance.instance_id, derived_id(started.orchestration_instance, "continue-as-new").hex
+        started.orchestration_instance.instance_id, new_id(started.orchestration_instance, "continue-as-new").hex
     )
     out.new_execution = ExecutionStartedEvent(
         orchestration_instance=execution,
@@ -581,15 +597,15 @@ def _continue_as_new(
 
 
 def _as_played(event: HistoryEvent) -> HistoryEvent:
-    """A received event as stored: DTFx marks processed message events played."""
-    event.is_played = True
-    return event
+    """A received event as stored: DTFx marks processed message events played (a copy; the message keeps its
+    event as it came)."""
+    return event if event.is_played else dataclasses.replace(event, is_played=True)
 
 
 def describe(event: HistoryEvent) -> str:
     """A short label for logs: ``TaskCompleted #3``."""
-    pointer = getattr(event, "task_scheduled_id", getattr(event, "timer_id", None))
-    return f"{EventType(event.event_type).name}{f' #{pointer}' if pointer is not None else ''}"
+    task = answered_task(event)
+    return f"{EventType(event.event_type).name}{f' #{task[1]}' if task is not None else ''}"
 
 
 def parse_output(text: str | None) -> Any:
