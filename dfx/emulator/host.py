@@ -33,6 +33,7 @@ from dfx.emulator.worker.functions import (
     DURABLE_CLIENT,
     DURABLE_TRIGGERS,
     HTTP_TRIGGER,
+    TIMER_TRIGGER,
     FunctionIndex,
     IndexedFunction,
 )
@@ -75,7 +76,7 @@ def apply_environment(settings: Settings) -> None:
 def unsupported_bindings(function: IndexedFunction) -> list[str]:
     """What dfx does not run yet for ``function`` (its trigger or bindings), to say so at start."""
     notes = []
-    if function.trigger_type not in (HTTP_TRIGGER, *DURABLE_TRIGGERS):
+    if function.trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER, *DURABLE_TRIGGERS):
         notes.append(f"{function.trigger_type} functions are indexed but not triggered by dfx yet.")
     for binding in function.bindings:
         if binding is function.trigger or binding.name == "$return":
@@ -118,6 +119,10 @@ class Host:
         """Set once the task hub is ready or its first attempt failed: durable requests wait for this."""
         self.hub_problem: str | None = None
         """Why the task hub is not ready (the body of durable requests' 503s), while it is not."""
+        self.triggers_stopping = asyncio.Event()
+        self.triggers: list[asyncio.Task[None]] = []
+        """The listeners of timer functions (``dfx.emulator.triggers``), supervised by ``keep_running``."""
+        self._trigger_clients: Any = None
         self.fatal: DfxError | None = None
         """What stopped the host (storage refused the credentials): raised when the host has stopped."""
         self.hub: Any = None
@@ -127,8 +132,8 @@ class Host:
         self.state.extra[f"/{RPC_PATH}/"] = self.durable_api
         self.state.extra[f"/{WAKE_PATH}"] = self.wake
 
-    def client_binding(self, request: web.Request, function: IndexedFunction) -> str:
-        """The ``durableClient`` string for an invocation that came in through ``request``."""
+    def client_binding(self, request: web.Request | None, function: IndexedFunction) -> str:
+        """The ``durableClient`` string for an invocation (of an HTTP ``request``, or of another trigger)."""
         binding = function.durable_client
         hub = str(binding.settings.get("taskHub") or self.settings.hub_name) if binding else self.settings.hub_name
         connection = (
@@ -268,6 +273,61 @@ class Host:
         self.engine.wake(queue)
         return web.Response(status=202)
 
+    async def start_triggers(self) -> None:
+        """Start a listener per timer function; a schedule that cannot be read puts that function in error."""
+        from dfx.emulator.loops import keep_running
+        from dfx.emulator.storage.clients import StorageClients
+        from dfx.emulator.storage.webjobs import HostBlobs, host_id
+        from dfx.emulator.triggers.runner import FunctionRunner
+        from dfx.emulator.triggers.schedules import ScheduleError, parse_schedule, time_zone
+        from dfx.emulator.triggers.timer import TimerListener
+
+        timers = [f for f in self.index.functions if f.trigger_type == TIMER_TRIGGER]
+        if not timers:
+            return
+        values = {**self.settings.values, **os.environ}
+        self._trigger_clients = StorageClients(self.settings.storage)
+        blobs = HostBlobs(self._trigger_clients, host_id(self.settings.app_dir))
+        runner = FunctionRunner(self.invoker, self.console, self.outputs, lambda f: self.client_binding(None, f))
+        for function in timers:
+            settings = function.trigger.settings
+            try:
+                schedule = parse_schedule(str(settings.get("schedule") or ""), values, time_zone(values))
+            except ScheduleError as exc:
+                self.console.error(f"The '{function.name}' function is in error: {exc.message}")
+                if exc.hint:
+                    self.console.line(exc.hint, "yellow")
+                continue
+            listener = TimerListener(
+                function=function,
+                schedule=schedule,
+                run_on_startup=bool(settings.get("runOnStartup")),
+                use_monitor=settings.get("useMonitor") is not False,
+                blobs=blobs,
+                fire=runner.fire,
+                stopping=self.triggers_stopping,
+            )
+            body = keep_running(listener.run, f"The timer listener of {function.name}", self.triggers_stopping,
+                                self._trigger_failed)  # fmt: skip
+            self.triggers.append(asyncio.create_task(body, name=f"dfx-timer-{function.name}"))
+
+    def _trigger_failed(self, exc: BaseException, doing: str) -> None:
+        """Say why a trigger listener stopped (it is restarted): storage trouble in one line, a bug with its trace."""
+        if isinstance(exc, StorageError):
+            self.console.warning(f"{doing}: {exc.message}")
+        else:
+            self.console.error(f"{doing}: {type(exc).__name__}: {exc}")
+            log.error("%s", doing, exc_info=exc)
+
+    async def stop_triggers(self) -> None:
+        self.triggers_stopping.set()
+        if self.triggers:
+            await asyncio.wait(self.triggers, timeout=5)
+        for task in self.triggers:
+            task.cancel()
+        if self._trigger_clients is not None:
+            await self._trigger_clients.close()
+
     def print_functions(self) -> None:
         """The function table, as ``func start`` prints it."""
         if not self.index.functions:
@@ -279,6 +339,9 @@ class Host:
                 methods = ",".join(function.methods)
                 url = f"http://localhost:{self.settings.port}/{join_route(self.settings.route_prefix, function.route)}"
                 self.console.plain(f"\t{function.name}: [{methods}] {url}", "green")
+            elif function.trigger_type == TIMER_TRIGGER:
+                schedule = function.trigger.settings.get("schedule")
+                self.console.plain(f"\t{function.name}: {function.trigger_type} ({schedule})", "green")
             else:
                 self.console.plain(f"\t{function.name}: {function.trigger_type}", "green")
             for note in unsupported_bindings(function):
@@ -345,6 +408,8 @@ class Host:
         if self.state.load_error is None:
             self.print_functions()
         self.console.line(f"Host started ({process_age_ms() - self.waited_ms:.0f} ms)", "bold")
+        if self.state.load_error is None:
+            await self.start_triggers()
         self.hub_ready = asyncio.create_task(self.prepare_task_hub(stop))
         self.hub_ready.add_done_callback(self._hub_task_done)
         try:
@@ -361,6 +426,7 @@ class Host:
                 sock,
                 "The host is restarting for a change to the app" if self.settings.watch else "The host is stopping",
             )
+            await self.stop_triggers()
             if self.engine is not None:
                 await self.engine.stop()
             if self.hub is not None:

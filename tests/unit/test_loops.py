@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from dfx.emulator import loops
+from dfx.emulator.durable.background import Background
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +87,18 @@ def test_cancellation_ends_the_loop_at_once():
             await task
 
     asyncio.run(main())
+
+
+def test_a_background_task_that_fails_is_reported_with_its_name():
+    reports: list[tuple[str, str]] = []
+
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    async def main() -> None:
+        background = Background(lambda exc, doing: reports.append((str(exc), doing)))
+        background.spawn(boom(), "dfx-instance-x")
+        await background.wait(1)
+
+    asyncio.run(main())
+    assert reports == [("bug", "Background work dfx-instance-x")]

@@ -1,4 +1,7 @@
-"""What an orchestrator asked for in one episode: the SDK's OrchestratorState JSON as typed actions (§2.4–2.5)."""
+"""What an orchestrator asked for in one episode: the SDK's OrchestratorState JSON as typed actions.
+
+host-protocol §2.4–2.5; bare section numbers below refer to it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Run one activity work item the way the worker and the extension do, and describe its reply (§1.5–1.6, §2.14)."""
+"""Run one activity work item the way the worker and the extension do, and describe its reply.
+
+host-protocol §1.5–1.6 and §2.14.
+"""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ class Engine:
         self.stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self.health = StorageHealth()
-        self.background = Background()
+        self.background = Background(self._failed)
         self.checkpoints = Checkpointer(settings, hub, self.background, self.stopping, self._failed)
         self.poller = PartitionPoller(
             settings,

@@ -1,4 +1,7 @@
-"""Durable entities as pure functions: ids, request and response messages, scheduler state, batches (§3)."""
+"""Durable entities as pure functions: ids, request and response messages, scheduler state, batches.
+
+host-protocol §3; bare section numbers below refer to it.
+"""
 
 from __future__ import annotations
 

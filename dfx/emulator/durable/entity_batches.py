@@ -80,7 +80,10 @@ class EntityBatches:
         self.poller = poller
 
     async def run(self, instance_id: str, batch: list[Delivery]) -> None:
-        """Run the operations that arrived for an entity as one batch, then continue it as new (§3.2, §3.9)."""
+        """Run the operations that arrived for an entity as one batch, then continue it as new.
+
+        host-protocol §3.2 (entity batches), storage-layout §3.9 (the scheduler's rows).
+        """
         entity = EntityId.parse(instance_id)
         started = execution_started(await self.checkpoints.history(instance_id))
         state = SchedulerState.from_json(started.input if started else None)

@@ -577,7 +577,10 @@ def unconsumed_events(
 def _continue_as_new(
     out: EpisodeResult, started: ExecutionStartedEvent, action: Action, now: datetime, new_id: NewId
 ) -> EpisodeResult:
-    """End this execution and describe the next one: a fresh history started in the same work item (§3.8)."""
+    """End this execution and describe the next one: a fresh history started in the same work item.
+
+    As storage-layout §3.8 describes continue-as-new.
+    """
     execution = OrchestrationInstance(
         started.orchestration_instance.instance_id, new_id(started.orchestration_instance, "continue-as-new").hex
     )

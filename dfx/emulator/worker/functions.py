@@ -13,6 +13,7 @@ from azure.functions import meta
 from dfx.emulator.worker.errors import FunctionLoadError
 
 HTTP_TRIGGER = "httpTrigger"
+TIMER_TRIGGER = "timerTrigger"
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
 ENTITY_TRIGGER = "entityTrigger"
