@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import socket
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from dfx.emulator.worker.functions import (
     DURABLE_CLIENT,
     DURABLE_TRIGGERS,
     HTTP_TRIGGER,
+    QUEUE_TRIGGER,
     TIMER_TRIGGER,
     FunctionIndex,
     IndexedFunction,
@@ -43,6 +46,9 @@ from dfx.errors import DfxError
 from dfx.routes import RouteTemplateError, join_route
 
 AZURITE_LOG = "azurite.log"
+ADMIN_FUNCTIONS = "/admin/functions/"
+"""Core Tools' route that runs a non-HTTP function once: ``POST /admin/functions/{name}`` with ``{"input": ...}``."""
+ADMIN_REASON = "This function was programmatically called via the host APIs."
 HUB_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds between attempts to prepare the task hub while storage fails (the last one repeats)."""
 FIRST_ATTEMPT_WAIT = 30.0
@@ -76,7 +82,10 @@ def apply_environment(settings: Settings) -> None:
 def unsupported_bindings(function: IndexedFunction) -> list[str]:
     """What dfx does not run yet for ``function`` (its trigger or bindings), to say so at start."""
     notes = []
-    if function.trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER, *DURABLE_TRIGGERS):
+    if function.trigger_type == QUEUE_TRIGGER:
+        route = f"POST {ADMIN_FUNCTIONS}{function.name}"
+        notes.append(f"queueTrigger functions run through {route} only: dfx does not poll queues yet.")
+    elif function.trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER, *DURABLE_TRIGGERS):
         notes.append(f"{function.trigger_type} functions are indexed but not triggered by dfx yet.")
     for binding in function.bindings:
         if binding is function.trigger or binding.name == "$return":
@@ -123,6 +132,7 @@ class Host:
         self.triggers: list[asyncio.Task[None]] = []
         """The listeners of timer functions (``dfx.emulator.triggers``), supervised by ``keep_running``."""
         self._trigger_clients: Any = None
+        self._admin_calls: set[asyncio.Task[bool]] = set()
         self.fatal: DfxError | None = None
         """What stopped the host (storage refused the credentials): raised when the host has stopped."""
         self.hub: Any = None
@@ -131,6 +141,9 @@ class Host:
         self.state.extra[f"/{WEBHOOK_PATH}/"] = self.durable_api
         self.state.extra[f"/{RPC_PATH}/"] = self.durable_api
         self.state.extra[f"/{WAKE_PATH}"] = self.wake
+        self.state.extra[ADMIN_FUNCTIONS] = self.admin_invoke
+        self.runner: Any = None
+        """Runs trigger-fired functions (``dfx.emulator.triggers.runner``), made with the first one."""
 
     def client_binding(self, request: web.Request | None, function: IndexedFunction) -> str:
         """The ``durableClient`` string for an invocation (of an HTTP ``request``, or of another trigger)."""
@@ -278,7 +291,6 @@ class Host:
         from dfx.emulator.loops import keep_running
         from dfx.emulator.storage.clients import StorageClients
         from dfx.emulator.storage.webjobs import HostBlobs, host_id
-        from dfx.emulator.triggers.runner import FunctionRunner
         from dfx.emulator.triggers.schedules import ScheduleError, parse_schedule, time_zone
         from dfx.emulator.triggers.timer import TimerListener
 
@@ -288,7 +300,7 @@ class Host:
         values = {**self.settings.values, **os.environ}
         self._trigger_clients = StorageClients(self.settings.storage)
         blobs = HostBlobs(self._trigger_clients, host_id(self.settings.app_dir))
-        runner = FunctionRunner(self.invoker, self.console, self.outputs, lambda f: self.client_binding(None, f))
+        runner = self.function_runner()
         for function in timers:
             settings = function.trigger.settings
             try:
@@ -310,6 +322,51 @@ class Host:
             body = keep_running(listener.run, f"The timer listener of {function.name}", self.triggers_stopping,
                                 self._trigger_failed)  # fmt: skip
             self.triggers.append(asyncio.create_task(body, name=f"dfx-timer-{function.name}"))
+
+    def function_runner(self) -> Any:
+        if self.runner is None:
+            from dfx.emulator.triggers.runner import FunctionRunner
+
+            self.runner = FunctionRunner(
+                self.invoker, self.console, self.outputs, lambda f: self.client_binding(None, f)
+            )
+        return self.runner
+
+    async def admin_invoke(self, request: web.Request) -> web.StreamResponse:
+        """Run a timer or queue function once, as Core Tools' admin API does: 202, 404 for an unknown name."""
+        if request.method != "POST":
+            return web.Response(status=405)
+        if self.keys is not None and not self.keys.allows("ADMIN", supplied_key(request)):
+            return web.Response(status=401)  # locally open, as in Core Tools, unless --enforce-keys
+        name = request.path[len(ADMIN_FUNCTIONS) :].strip("/")
+        function = next((f for f in self.index.functions if f.name.lower() == name.lower()), None)
+        if function is None:
+            return web.json_response({"Message": f"No function named '{name}'."}, status=404)
+        try:
+            body = json.loads(await request.read() or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"Message": 'The body must be a JSON object: {"input": "..."}.'}, status=400)
+        text = body.get("input")
+        text = "" if text is None else text if isinstance(text, str) else json.dumps(text)
+        if function.trigger_type == TIMER_TRIGGER:
+            from dfx.emulator.triggers.timer import timer_json
+
+            call = self.function_runner().fire(function, timer_json(None, False), ADMIN_REASON)
+        elif function.trigger_type == QUEUE_TRIGGER:
+            metadata = {"DequeueCount": 0, "InsertionTime": datetime.now(timezone.utc).isoformat()}
+            call = self.function_runner().fire(function, text, ADMIN_REASON, data_type="string", metadata=metadata)
+        else:
+            return web.json_response(
+                {"Message": f"'{function.name}' is a {function.trigger_type} function: the admin API runs timer "
+                            "and queue functions; call HTTP functions on their route, durable ones through a client."},
+                status=400,
+            )  # fmt: skip
+        task = asyncio.create_task(call, name=f"dfx-admin-{function.name}")
+        self._admin_calls.add(task)
+        task.add_done_callback(self._admin_calls.discard)
+        return web.Response(status=202)
 
     def _trigger_failed(self, exc: BaseException, doing: str) -> None:
         """Say why a trigger listener stopped (it is restarted): storage trouble in one line, a bug with its trace."""

@@ -69,3 +69,16 @@ def test_a_schedule_that_cannot_be_read_puts_its_function_in_error_and_the_other
     host.wait_for("The 'nightly' function is in error: 'every night' is not an NCRONTAB expression")
     host.wait_for("tick past_due=False", timeout=3)
     assert "Traceback" not in host.output
+
+
+def test_the_admin_api_runs_a_timer_or_queue_function_once(start_host: HostLauncher):
+    host = start_host(APPS / "timer_app", "--no-watch", env={"NIGHTLY": NIGHTLY})
+    reply = call("POST", f"{host.url}/admin/functions/at_startup", b'{"input": ""}')
+    assert reply.status == 202, reply.text
+    eventually(lambda: host.output.count("Executing 'Functions.at_startup'") == 2)
+    assert "Reason='This function was programmatically called via the host APIs.'" in host.output
+    assert call("POST", f"{host.url}/admin/functions/ON_ORDER", b'{"input": "42 apples"}').status == 202
+    host.wait_for("order 42 apples dequeue_count=0")
+    assert call("POST", f"{host.url}/admin/functions/nope", b'{"input": ""}').status == 404
+    assert call("POST", f"{host.url}/admin/functions/report", b'{"input": ""}').status == 400
+    assert call("POST", f"{host.url}/admin/functions/on_order", b"not json").status == 400

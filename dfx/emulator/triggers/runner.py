@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 import uuid
@@ -31,20 +32,33 @@ class FunctionRunner:
         self.outputs = outputs
         self.client_binding = client_binding
 
-    def trigger_value(self, function: IndexedFunction, payload: str, data_type: str = "json") -> Any:
+    def trigger_value(
+        self, function: IndexedFunction, payload: str, data_type: str, metadata: dict[str, Any] | None
+    ) -> Any:
         """The trigger argument, built by the worker's converter for the trigger type from the host's data."""
         converter = meta.get_binding_registry().get(function.trigger_type)
-        return converter.decode(meta.Datum(payload, data_type), trigger_metadata={})
+        fields = {name: meta.Datum(value, "string") if isinstance(value, str) else meta.Datum(json.dumps(value), "json")
+                  for name, value in (metadata or {}).items() if value is not None}  # fmt: skip
+        return converter.decode(meta.Datum(payload, data_type), trigger_metadata=fields)
 
-    async def fire(self, function: IndexedFunction, payload: str, reason: str) -> bool:
-        """Run ``function`` once with the trigger data ``payload``; True when it succeeded (failures are logged)."""
+    async def fire(
+        self,
+        function: IndexedFunction,
+        payload: str,
+        reason: str,
+        *,
+        data_type: str = "json",
+        metadata: dict[str, Any] | None = None,
+    ) -> bool:
+        """Run ``function`` once with the trigger data ``payload`` (and trigger ``metadata``); True when it
+        succeeded (failures are logged)."""
         inputs: dict[str, Any] = {}
         for parameter in function.parameters:
             if parameter.is_out:
                 continue
             binding = next(b for b in function.bindings if b.name == parameter.name)
             if binding is function.trigger:
-                inputs[parameter.name] = self.trigger_value(function, payload)
+                inputs[parameter.name] = self.trigger_value(function, payload, data_type, metadata)
             elif binding.type == DURABLE_CLIENT:
                 inputs[parameter.name] = self.client_binding(function)
             else:

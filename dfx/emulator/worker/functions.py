@@ -14,6 +14,7 @@ from dfx.emulator.worker.errors import FunctionLoadError
 
 HTTP_TRIGGER = "httpTrigger"
 TIMER_TRIGGER = "timerTrigger"
+QUEUE_TRIGGER = "queueTrigger"
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
 ENTITY_TRIGGER = "entityTrigger"

@@ -29,3 +29,8 @@ async def nightly(timer: func.TimerRequest, client) -> None:
 @app.orchestration_trigger(context_name="context")
 def report(context: df.DurableOrchestrationContext):
     return context.get_input()
+
+
+@app.queue_trigger(arg_name="msg", queue_name="orders", connection="AzureWebJobsStorage")
+def on_order(msg: func.QueueMessage) -> None:
+    logging.info("order %s dequeue_count=%s", msg.get_body().decode(), msg.dequeue_count)
