@@ -127,12 +127,29 @@ class DurableOptions:
 
 
 @dataclass(frozen=True)
+class QueueOptions:
+    """``extensions.queues`` of host.json: how queue-triggered functions poll, as the Storage extension does."""
+
+    batch_size: int = 16
+    """Messages received per poll (at most 32)."""
+    new_batch_threshold: int = 8 * (os.cpu_count() or 1)
+    """Messages still running at or below which the next batch is fetched (default ``batchSize / 2 * CPUs``)."""
+    max_polling_interval: float = 60.0
+    visibility_timeout: float = 0.0
+    """Seconds a message that failed stays hidden before it is tried again."""
+    max_dequeue_count: int = 5
+    """Tries before a message moves to ``{queue}-poison``."""
+    message_encoding: str = "base64"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything dfx reads from an app folder and its command line, resolved once and passed explicitly."""
 
     app_dir: Path
     storage_connection: str
     durable: DurableOptions = field(default_factory=DurableOptions)
+    queues: QueueOptions = field(default_factory=QueueOptions)
     values: Mapping[str, str] = field(default_factory=dict)
     """App settings as the user code sees them: the environment over local.settings.json ``Values``."""
     environment_updates: Mapping[str, str] = field(default_factory=dict)
@@ -181,6 +198,34 @@ def _substitute(value: str, lookup: Mapping[str, str], what: str) -> str:
         return lookup[name]
 
     return _SETTING_REF.sub(replace, value)
+
+
+def _queue_options(host: Mapping[str, Any], where: str) -> QueueOptions:
+    section = _section(host, "extensions", "queues")
+    prefix = f"{where}: extensions.queues"
+    batch = _positive_int(_get(section, "batchSize", 16), f"{prefix}.batchSize")
+    if batch > 32:
+        raise ConfigError(f"{prefix}.batchSize must be at most 32 (the most a queue gives per receive).")
+    threshold = _get(section, "newBatchThreshold")
+    threshold = batch // 2 * (os.cpu_count() or 1) if threshold is None else threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ConfigError(f"{prefix}.newBatchThreshold must be a whole number of at least 0.")
+    polling = _get(section, "maxPollingInterval")
+    polling_seconds = 60.0 if polling is None else parse_timespan(polling, f"{prefix}.maxPollingInterval")
+    if polling_seconds < 0.1:
+        raise ConfigError(f"{prefix}.maxPollingInterval must be at least 100 ms.")
+    visibility = _get(section, "visibilityTimeout")
+    encoding = str(_get(section, "messageEncoding") or "base64").lower()
+    if encoding not in ("base64", "none"):
+        raise ConfigError(f"{prefix}.messageEncoding must be base64 or none, not {encoding!r}.")
+    return QueueOptions(
+        batch_size=batch,
+        new_batch_threshold=threshold,
+        max_polling_interval=polling_seconds,
+        visibility_timeout=0.0 if visibility is None else parse_timespan(visibility, f"{prefix}.visibilityTimeout"),
+        max_dequeue_count=_positive_int(_get(section, "maxDequeueCount", 5), f"{prefix}.maxDequeueCount"),
+        message_encoding=encoding,
+    )
 
 
 def _durable_options(host: Mapping[str, Any], hub_override: str | None, values: Mapping[str, str], where: str,
@@ -368,6 +413,7 @@ def load_settings(
         app_dir=app,
         storage_connection=conn_string,
         durable=durable,
+        queues=_queue_options(host, str(host_path)),
         values=values,
         environment_updates=updates,
         notices=tuple(notices),

@@ -11,6 +11,8 @@ import signal
 import socket
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from dfx.emulator import azurite
-from dfx.emulator.config import Settings
+from dfx.emulator.config import STORAGE_SETTING, ConfigError, Settings
 from dfx.emulator.durable.client_binding import RPC_PATH, WAKE_PATH, WEBHOOK_PATH, client_binding_json
 from dfx.emulator.http.drain import Drain
 from dfx.emulator.http.functions import FunctionRoutes, build_routes, supplied_key
@@ -29,6 +31,7 @@ from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
 from dfx.emulator.outputs import OutputWriter
 from dfx.emulator.parent import watch_parent
 from dfx.emulator.ports import listen_socket
+from dfx.emulator.storage.connection import parse_connection_string
 from dfx.emulator.storage.errors import StorageError, StorageRefusedError
 from dfx.emulator.worker.errors import AppLoadError
 from dfx.emulator.worker.functions import (
@@ -82,10 +85,7 @@ def apply_environment(settings: Settings) -> None:
 def unsupported_bindings(function: IndexedFunction) -> list[str]:
     """What dfx does not run yet for ``function`` (its trigger or bindings), to say so at start."""
     notes = []
-    if function.trigger_type == QUEUE_TRIGGER:
-        route = f"POST {ADMIN_FUNCTIONS}{function.name}"
-        notes.append(f"queueTrigger functions run through {route} only: dfx does not poll queues yet.")
-    elif function.trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER, *DURABLE_TRIGGERS):
+    if function.trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER, QUEUE_TRIGGER, *DURABLE_TRIGGERS):
         notes.append(f"{function.trigger_type} functions are indexed but not triggered by dfx yet.")
     for binding in function.bindings:
         if binding is function.trigger or binding.name == "$return":
@@ -107,6 +107,14 @@ def _load_durable_modules() -> Any:
     from dfx.emulator.storage.taskhub import TaskHub
 
     return SimpleNamespace(TaskHub=TaskHub, Engine=Engine, DurableClient=DurableClient, ManagementApi=ManagementApi)
+
+
+def _load_trigger_modules() -> None:
+    """The storage SDKs and the trigger listeners, imported off the event loop."""
+    import dfx.emulator.storage.app_queues
+    import dfx.emulator.storage.webjobs
+    import dfx.emulator.triggers.queue
+    import dfx.emulator.triggers.timer  # noqa: F401
 
 
 class Host:
@@ -133,6 +141,8 @@ class Host:
         """The listeners of timer functions (``dfx.emulator.triggers``), supervised by ``keep_running``."""
         self._trigger_clients: Any = None
         self._admin_calls: set[asyncio.Task[bool]] = set()
+        self._queue_listeners: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        self._connections: dict[str, Any] = {}
         self.fatal: DfxError | None = None
         """What stopped the host (storage refused the credentials): raised when the host has stopped."""
         self.hub: Any = None
@@ -287,28 +297,31 @@ class Host:
         return web.Response(status=202)
 
     async def start_triggers(self) -> None:
-        """Start a listener per timer function; a schedule that cannot be read puts that function in error."""
-        from dfx.emulator.loops import keep_running
+        """Start a listener per timer and queue function; one that cannot run (a bad schedule, queue name or
+        connection) is in error, and the others run."""
+        timers = [f for f in self.index.functions if f.trigger_type == TIMER_TRIGGER]
+        queued = [f for f in self.index.functions if f.trigger_type == QUEUE_TRIGGER]
+        if not timers and not queued:
+            return
+        await asyncio.to_thread(_load_trigger_modules)  # the storage SDKs load off the loop (HTTP is served)
+        from dfx.emulator.storage.app_queues import AppQueues
         from dfx.emulator.storage.clients import StorageClients
         from dfx.emulator.storage.webjobs import HostBlobs, host_id
+        from dfx.emulator.triggers.queue import QueueListener, queue_source
         from dfx.emulator.triggers.schedules import ScheduleError, parse_schedule, time_zone
         from dfx.emulator.triggers.timer import TimerListener
 
-        timers = [f for f in self.index.functions if f.trigger_type == TIMER_TRIGGER]
-        if not timers:
-            return
         values = {**self.settings.values, **os.environ}
         self._trigger_clients = StorageClients(self.settings.storage)
-        blobs = HostBlobs(self._trigger_clients, host_id(self.settings.app_dir))
         runner = self.function_runner()
+        if timers:
+            blobs = HostBlobs(self._trigger_clients, host_id(self.settings.app_dir))
         for function in timers:
             settings = function.trigger.settings
             try:
                 schedule = parse_schedule(str(settings.get("schedule") or ""), values, time_zone(values))
             except ScheduleError as exc:
-                self.console.error(f"The '{function.name}' function is in error: {exc.message}")
-                if exc.hint:
-                    self.console.line(exc.hint, "yellow")
+                self._function_in_error(function, exc)
                 continue
             listener = TimerListener(
                 function=function,
@@ -319,9 +332,51 @@ class Host:
                 fire=runner.fire,
                 stopping=self.triggers_stopping,
             )
-            body = keep_running(listener.run, f"The timer listener of {function.name}", self.triggers_stopping,
-                                self._trigger_failed)  # fmt: skip
-            self.triggers.append(asyncio.create_task(body, name=f"dfx-timer-{function.name}"))
+            self._supervise(listener.run, f"The timer listener of {function.name}")
+        for function in queued:
+            try:
+                setting, queue = queue_source(function, values)
+                clients = self._clients_for(setting, values)
+            except DfxError as exc:
+                self._function_in_error(function, exc)
+                continue
+            queue_listener = QueueListener(function, queue, AppQueues(clients), self.settings.queues, runner.fire,
+                                           self.triggers_stopping)  # fmt: skip
+            self._queue_listeners[setting, queue].append(queue_listener)
+            self._supervise(queue_listener.run, f"The queue listener of {function.name}")
+        self.outputs.sent = self._queue_sent
+
+    def _supervise(self, body: Callable[[], Awaitable[None]], name: str) -> None:
+        from dfx.emulator.loops import keep_running
+
+        task = keep_running(body, name, self.triggers_stopping, self._trigger_failed)
+        self.triggers.append(asyncio.create_task(task, name=f"dfx-{name}"))
+
+    def _function_in_error(self, function: IndexedFunction, exc: DfxError) -> None:
+        """Say why a function cannot run, as the host says it; the other functions run."""
+        self.console.error(f"The '{function.name}' function is in error: {exc.message}")
+        if exc.hint:
+            self.console.line(exc.hint, "yellow")
+
+    def _clients_for(self, setting: str, values: Mapping[str, str]) -> Any:
+        """The storage clients of a trigger's connection setting (the host's own for AzureWebJobsStorage)."""
+        from dfx.emulator.storage.clients import StorageClients
+
+        if setting == STORAGE_SETTING:
+            return self._trigger_clients
+        connection = values.get(setting) or values.get(f"{setting}__connectionString")
+        if not connection:
+            raise ConfigError(
+                f"The connection setting {setting!r} is not set.",
+                hint=f"Add {setting} (a storage connection string) to local.settings.json's Values.",
+            )
+        if connection not in self._connections:
+            self._connections[connection] = StorageClients(parse_connection_string(connection))
+        return self._connections[connection]
+
+    def _queue_sent(self, setting: str, queue: str) -> None:
+        for listener in self._queue_listeners.get((setting, queue), ()):
+            listener.wake()
 
     def function_runner(self) -> Any:
         if self.runner is None:
@@ -382,8 +437,9 @@ class Host:
             await asyncio.wait(self.triggers, timeout=5)
         for task in self.triggers:
             task.cancel()
-        if self._trigger_clients is not None:
-            await self._trigger_clients.close()
+        for clients in [self._trigger_clients, *self._connections.values()]:
+            if clients is not None:
+                await clients.close()
 
     def print_functions(self) -> None:
         """The function table, as ``func start`` prints it."""
@@ -399,6 +455,9 @@ class Host:
             elif function.trigger_type == TIMER_TRIGGER:
                 schedule = function.trigger.settings.get("schedule")
                 self.console.plain(f"\t{function.name}: {function.trigger_type} ({schedule})", "green")
+            elif function.trigger_type == QUEUE_TRIGGER:
+                queue = function.trigger.settings.get("queueName")
+                self.console.plain(f"\t{function.name}: {function.trigger_type} ({queue})", "green")
             else:
                 self.console.plain(f"\t{function.name}: {function.trigger_type}", "green")
             for note in unsupported_bindings(function):

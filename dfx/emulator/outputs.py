@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dfx.emulator.config import STORAGE_SETTING
@@ -45,6 +45,8 @@ class OutputWriter:
         self._values = values
         self._clients: dict[str, StorageClients] = {}
         self._created: set[tuple[str, str]] = set()
+        self.sent: Callable[[str, str], None] | None = None
+        """Told ``(connection setting, queue)`` after messages were put: this host's queue listener polls at once."""
 
     def _clients_for(self, setting: str) -> StorageClients:
         connection = self._values.get(setting) or self._values.get(f"{setting}__connectionString")
@@ -74,6 +76,8 @@ class OutputWriter:
             for text in queue_messages(value):
                 # The Functions queue extension base64-encodes messages by default (messageEncoding).
                 await queue.send_message(base64.b64encode(text.encode("utf-8")).decode("ascii"))
+            if self.sent is not None:
+                self.sent(setting, queue_name)
 
     async def close(self) -> None:
         for clients in self._clients.values():
