@@ -104,3 +104,14 @@ def test_error_handling(sample: RunningHost):
 def test_http_call_reaches_a_route_of_the_same_app(sample: RunningHost):
     done = finish(sample, start(sample, "call_weather", sample.url))
     assert done["output"] == {"status": 200, "body": {"city": "Oslo", "sky": "clear"}}
+
+
+@pytest.mark.parametrize("sample", ["triggers"], indirect=True)
+def test_triggers_queue_starts_an_orchestration_and_the_timer_runs_at_start(sample: RunningHost):
+    sample.wait_for("tidy_up past_due=False purged")
+    reply = call("POST", f"{sample.url}/api/orders", json.dumps({"item": "tea", "amount": 4}).encode())
+    assert reply.status == 202 and reply.text == "Order queued."
+    instance_id = sample.lines[sample.wait_for("Started process_order", timeout=5)].rsplit(" ", 1)[1]
+    status = poll(f"{sample.url}/runtime/webhooks/durabletask/instances/{instance_id}",
+                  lambda d: d.get("runtimeStatus") in TERMINAL)  # fmt: skip
+    assert status["output"] == {"receipt": "charged 4 for tea", "parcel": "shipped tea"}
