@@ -23,6 +23,7 @@ from bench.machine import this_machine
 from bench.report import rich_table, write_benchmarks
 from bench.suite import run_suite
 from bench.timing import FULL, QUICK
+from bench.triggers import measure_triggers, trigger_section
 from dfx.errors import DfxError
 
 DEFAULT_OUTPUT = REPO_ROOT / "BENCHMARKS.md"
@@ -69,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host = measure_host(account, runs=3 if args.quick else 7, requests=200 if args.quick else 2000,
                                     progress=progress)  # fmt: skip
             with running_azurite(Path(workdir)) as account:
+                triggers = measure_triggers(account, quick=args.quick, progress=progress)
+            with running_azurite(Path(workdir)) as account:
                 cli = measure_cli(account, runs=2 if args.quick else 5, progress=progress)
         except (DfxError, RuntimeError) as exc:
             console.print(f"[red]bench failed:[/] {exc}", highlight=False)
@@ -81,9 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw_point_read = results[1].rate.per_second if len(results) > 1 else None
     console.print(Markdown(host_section(host)))
     console.print(Markdown(engine_section(engine, raw_upsert)))
+    raw_receive_delete = results[3].rate.per_second if len(results) > 3 else None
+    console.print(Markdown(trigger_section(triggers, raw_receive_delete)))
     console.print(Markdown(cli_section(cli, raw_point_read)))
     if output is not None:
-        sections = "\n".join([host_section(host), engine_section(engine, raw_upsert), cli_section(cli, raw_point_read)])
+        sections = "\n".join([
+            host_section(host), engine_section(engine, raw_upsert), trigger_section(triggers, raw_receive_delete),
+            cli_section(cli, raw_point_read),
+        ])  # fmt: skip
         write_benchmarks(output, results, plan, this_machine(), datetime.now(timezone.utc), sections)
         console.print(f"wrote {output}")
     console.print(f"bench took {time.perf_counter() - started:.1f} s")

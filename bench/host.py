@@ -62,9 +62,14 @@ def _get(url: str, timeout: float = 5.0) -> bytes:
 
 def _start(account: StorageAccount, port: int, log: IO[str], *extra: str) -> subprocess.Popen[str]:
     """Start the sample; its console goes to ``log`` (a pipe nobody reads would block it once full)."""
+    return _start_app(account, SAMPLE, port, log, *extra)
+
+
+def _start_app(account: StorageAccount, app: Path, port: int, log: IO[str], *extra: str) -> subprocess.Popen[str]:
+    """Start ``dfx start APP`` with its console going to ``log``."""
     env = {**os.environ, "AzureWebJobsStorage": account.connection_string(), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "dfx", "start", str(SAMPLE), "--port", str(port), *extra],
+        [sys.executable, "-m", "dfx", "start", str(app), "--port", str(port), *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

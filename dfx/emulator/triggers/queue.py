@@ -161,6 +161,10 @@ class QueueListener:
             body, data_type = message_body(message.text, self.options.message_encoding)
             reason = f"New queue message detected on '{self.queue}'."
             ok = await self.fire(self.function, body, reason, data_type=data_type, metadata=message_metadata(message))
+        except Exception as exc:  # the trigger data could not be built: a failed try, not a message hidden 10 min
+            log.error("Running %s for message %s failed: %s: %s", self.function.name, message.message_id,
+                      type(exc).__name__, exc)  # fmt: skip
+            ok = False
         finally:
             renewer.cancel()
         if ok:
