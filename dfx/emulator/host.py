@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from dfx.emulator import azurite
-from dfx.emulator.config import STORAGE_SETTING, ConfigError, Settings
+from dfx.emulator.config import STORAGE_SETTING, Settings
 from dfx.emulator.durable.client_binding import RPC_PATH, WAKE_PATH, WEBHOOK_PATH, client_binding_json
 from dfx.emulator.http.drain import Drain
 from dfx.emulator.http.functions import FunctionRoutes, build_routes, supplied_key
@@ -31,7 +31,6 @@ from dfx.emulator.outputs import SUPPORTED as SUPPORTED_OUTPUTS
 from dfx.emulator.outputs import OutputWriter
 from dfx.emulator.parent import watch_parent
 from dfx.emulator.ports import listen_socket
-from dfx.emulator.storage.connection import parse_connection_string
 from dfx.emulator.storage.errors import StorageError, StorageRefusedError
 from dfx.emulator.worker.errors import AppLoadError
 from dfx.emulator.worker.functions import (
@@ -142,7 +141,6 @@ class Host:
         self._trigger_clients: Any = None
         self._admin_calls: set[asyncio.Task[bool]] = set()
         self._queue_listeners: dict[tuple[str, str], list[Any]] = defaultdict(list)
-        self._connections: dict[str, Any] = {}
         self.fatal: DfxError | None = None
         """What stopped the host (storage refused the credentials): raised when the host has stopped."""
         self.hub: Any = None
@@ -311,7 +309,7 @@ class Host:
         from dfx.emulator.triggers.schedules import ScheduleError, parse_schedule, time_zone
         from dfx.emulator.triggers.timer import TimerListener
 
-        values = {**self.settings.values, **os.environ}
+        values = self.settings.values
         self._trigger_clients = StorageClients(self.settings.storage)
         runner = self.function_runner()
         if timers:
@@ -336,7 +334,7 @@ class Host:
         for function in queued:
             try:
                 setting, queue = queue_source(function, values)
-                clients = self._clients_for(setting, values)
+                clients = self._trigger_clients if setting == STORAGE_SETTING else self.outputs.clients_for(setting)
             except DfxError as exc:
                 self._function_in_error(function, exc)
                 continue
@@ -357,22 +355,6 @@ class Host:
         self.console.error(f"The '{function.name}' function is in error: {exc.message}")
         if exc.hint:
             self.console.line(exc.hint, "yellow")
-
-    def _clients_for(self, setting: str, values: Mapping[str, str]) -> Any:
-        """The storage clients of a trigger's connection setting (the host's own for AzureWebJobsStorage)."""
-        from dfx.emulator.storage.clients import StorageClients
-
-        if setting == STORAGE_SETTING:
-            return self._trigger_clients
-        connection = values.get(setting) or values.get(f"{setting}__connectionString")
-        if not connection:
-            raise ConfigError(
-                f"The connection setting {setting!r} is not set.",
-                hint=f"Add {setting} (a storage connection string) to local.settings.json's Values.",
-            )
-        if connection not in self._connections:
-            self._connections[connection] = StorageClients(parse_connection_string(connection))
-        return self._connections[connection]
 
     def _queue_sent(self, setting: str, queue: str) -> None:
         for listener in self._queue_listeners.get((setting, queue), ()):
@@ -437,9 +419,8 @@ class Host:
             await asyncio.wait(self.triggers, timeout=5)
         for task in self.triggers:
             task.cancel()
-        for clients in [self._trigger_clients, *self._connections.values()]:
-            if clients is not None:
-                await clients.close()
+        if self._trigger_clients is not None:
+            await self._trigger_clients.close()
 
     def print_functions(self) -> None:
         """The function table, as ``func start`` prints it."""

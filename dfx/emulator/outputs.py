@@ -48,10 +48,14 @@ class OutputWriter:
         self.sent: Callable[[str, str], None] | None = None
         """Told ``(connection setting, queue)`` after messages were put: this host's queue listener polls at once."""
 
-    def _clients_for(self, setting: str) -> StorageClients:
+    def clients_for(self, setting: str) -> StorageClients:
+        """The storage clients of the connection an app setting names (one set per connection string)."""
         connection = self._values.get(setting) or self._values.get(f"{setting}__connectionString")
         if not connection:
-            raise AppLoadError(f"The output binding's connection setting {setting!r} is not set.")
+            raise AppLoadError(
+                f"The connection setting {setting!r} is not set.",
+                hint=f"Add {setting} (a storage connection string) to local.settings.json's Values.",
+            )
         if connection not in self._clients:
             from dfx.emulator.storage.clients import StorageClients
 
@@ -65,7 +69,7 @@ class OutputWriter:
                 continue
             setting = str(binding.settings.get("connection") or STORAGE_SETTING)
             queue_name = str(binding.settings.get("queueName")).lower()
-            clients = self._clients_for(setting)
+            clients = self.clients_for(setting)
             queue = clients.queues.get_queue_client(queue_name)
             if (setting, queue_name) not in self._created:
                 from azure.core.exceptions import ResourceExistsError

@@ -34,7 +34,7 @@ MIN_POLL = 0.1
 Fire = Callable[..., Awaitable[bool]]
 
 
-def message_body(text: str, encoding: str) -> tuple[str, str]:
+def message_body(text: str, encoding: str) -> tuple[str | bytes, str]:
     """The function's payload and its data type (``string`` when UTF-8, else ``bytes``) from the stored text."""
     if encoding == "none":
         return text, "string"
@@ -45,7 +45,7 @@ def message_body(text: str, encoding: str) -> tuple[str, str]:
     try:
         return raw.decode("utf-8"), "string"
     except UnicodeDecodeError:
-        return raw, "bytes"  # type: ignore[return-value]
+        return raw, "bytes"
 
 
 def message_metadata(message: QueueMessage) -> dict[str, Any]:

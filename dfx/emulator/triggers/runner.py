@@ -33,7 +33,7 @@ class FunctionRunner:
         self.client_binding = client_binding
 
     def trigger_value(
-        self, function: IndexedFunction, payload: str, data_type: str, metadata: dict[str, Any] | None
+        self, function: IndexedFunction, payload: str | bytes, data_type: str, metadata: dict[str, Any] | None
     ) -> Any:
         """The trigger argument, built by the worker's converter for the trigger type from the host's data."""
         converter = meta.get_binding_registry().get(function.trigger_type)
@@ -44,7 +44,7 @@ class FunctionRunner:
     async def fire(
         self,
         function: IndexedFunction,
-        payload: str,
+        payload: str | bytes,
         reason: str,
         *,
         data_type: str = "json",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -146,10 +145,9 @@ class TimerListener:
         return status, ran
 
     async def _stop_within(self, seconds: float) -> bool:
-        """Sleep ``seconds`` (to the exact moment: the loop's clock), or less if the host stops; True if it did."""
-        deadline = time.monotonic() + max(0.0, seconds)
+        """Sleep ``seconds`` (or less if the host stops); True if it did."""
         try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(self.stopping.wait(), timeout=max(0.0, seconds))
             return True
         except (TimeoutError, asyncio.TimeoutError):
             return False
